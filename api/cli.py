@@ -1,0 +1,192 @@
+"""The ``cube-server`` command line: demo, serve, generate, validate, query, explain, schema."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from api.config import settings_from_env
+from api.operations import cuts_of, drilldown_of, names_of, order_of
+from cube_models import ModelError, validate_model
+from cube_models.errors import CubeError
+from cube_models.json_schema import model_json_schema
+from cube_server.project import CONFIG_NAME, Project, ensure_data, load_project, open_engine
+from cube_server.query import Query
+
+DEFAULT_PROJECT = Path("examples/telecom")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (CubeError, ValueError) as error:
+        print(f"error: {getattr(error, 'message', error)}", file=sys.stderr)
+        if isinstance(error, ModelError):
+            for issue in error.issues:
+                print(f"  {issue}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cube-server", description="OLAP cube server")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="generate the telecom demo data if absent and serve it")
+    demo.add_argument("--project", type=Path, default=None, help="default: examples/telecom of this checkout")
+    _serve_options(demo)
+    demo.set_defaults(handler=_demo)
+
+    serve = commands.add_parser("serve", help="serve a project directory (generating its data first if absent)")
+    serve.add_argument("project", type=Path)
+    _serve_options(serve)
+    serve.set_defaults(handler=_serve)
+
+    generate = commands.add_parser("generate", help="generate telecom demo data as Parquet")
+    generate.add_argument("--rows", type=int, default=1_000_000)
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--out", type=Path, required=True)
+    generate.set_defaults(handler=_generate)
+
+    validate = commands.add_parser("validate", help="validate a model file, bundle or project directory")
+    validate.add_argument("path", type=Path)
+    validate.set_defaults(handler=_validate)
+
+    for name, handler in (("query", _query), ("explain", _explain)):
+        command = commands.add_parser(name, help=f"{name} an aggregate from the command line")
+        command.add_argument("project", type=Path)
+        command.add_argument("cube")
+        command.add_argument("--cut", action="append", default=[])
+        command.add_argument("--drilldown", action="append", default=[])
+        command.add_argument("--measures", action="append", default=[])
+        command.add_argument("--order", action="append", default=[])
+        command.add_argument("--limit", type=int, default=None)
+        command.add_argument("--offset", type=int, default=0)
+        command.set_defaults(handler=handler)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of model files")
+    schema.set_defaults(handler=lambda args: print(json.dumps(model_json_schema(), indent=2)) or 0)
+    return parser
+
+
+def _serve_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--log-level", default="info")
+
+
+def _progress(done: int, total: int) -> None:
+    print(f"  generated {done:,} of {total:,} rows", file=sys.stderr, flush=True)
+
+
+def _prepare(root: Path) -> Project:
+    project = load_project(root)
+    if project.missing_tables():
+        print(f"generating data for {root} ...", file=sys.stderr, flush=True)
+    ensure_data(project, _progress)
+    return project
+
+
+def _run_server(project: Project, host: str, port: int, log_level: str) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = settings_from_env()
+    app = create_app(loader=lambda: open_engine(project, settings))
+    print(f"serving {project.root} on http://{host}:{port} (API docs at /docs)", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    root = args.project or _find_demo_project()
+    return _run_server(_prepare(root), args.host, args.port, args.log_level)
+
+
+def _find_demo_project() -> Path:
+    for candidate in (Path.cwd() / DEFAULT_PROJECT, Path(__file__).resolve().parent.parent / DEFAULT_PROJECT):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    raise ValueError("cannot find examples/telecom; run from the checkout or pass --project")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    return _run_server(_prepare(args.project), args.host, args.port, args.log_level)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from cube_server.telecom import generate_telecom
+
+    summary = generate_telecom(args.out, args.rows, args.seed, progress=_progress)
+    print(f"wrote {summary.rows:,} rows ({summary.customers:,} customers, {summary.orphan_rows:,} with orphan keys) "
+          f"to {args.out} in {summary.elapsed_s:.1f} s")  # fmt: skip
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    path: Path = args.path
+    if path.is_dir() and (path / CONFIG_NAME).is_file():
+        path = load_project(path).model_path
+    issues = validate_model(path)
+    if not issues:
+        print(f"{path}: valid")
+        return 0
+    print(f"{path}: {len(issues)} problem(s)")
+    for issue in issues:
+        print(f"  {issue}")
+    return 1
+
+
+def _engine_query(args: argparse.Namespace) -> tuple[Any, Query]:
+    project = _prepare(args.project)
+    engine = open_engine(project, settings_from_env())
+    query = Query(args.cube, cuts_of(args.cut), drilldown_of(args.drilldown), names_of(args.measures),
+                  order_of(args.order), args.limit, args.offset)  # fmt: skip
+    return engine, query
+
+
+def _query(args: argparse.Namespace) -> int:
+    engine, query = _engine_query(args)
+    result = engine.aggregate(query)
+    names = [column.name for column in result.columns]
+    rows = result.cells or [result.summary]
+    if not result.cells:
+        names = list(result.summary)
+    print(_table(names, [[row.get(name) for name in names] for row in rows]))
+    print(f"({result.total_cell_count if result.total_cell_count is not None else 1} cell(s), "
+          f"{result.meta.elapsed_ms:.1f} ms, source {result.meta.source})")  # fmt: skip
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    engine, query = _engine_query(args)
+    explanation = engine.explain(engine.plan_aggregate(query))
+    print(f"source: {explanation.source}\ngrain: {', '.join(explanation.grain) or '(all)'}")
+    for statement in explanation.statements:
+        print(f"\n-- {statement.name}\n{statement.sql}\n-- parameters: {list(statement.parameters)}")
+    return 0
+
+
+def _table(names: list[str], rows: list[list[Any]]) -> str:
+    def text(value: Any) -> str:
+        if value is None:
+            return ""
+        return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+    cells = [[text(v) for v in row] for row in rows]
+    widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(names)]
+    lines = ["  ".join(name.ljust(w) for name, w in zip(names, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend("  ".join(value.ljust(w) for value, w in zip(row, widths, strict=True)) for row in cells)
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""``/v1/cubes``: the cubes and their models."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from api.dependencies import EngineDep
+from api.encoding import json_response
+from api.errors import error_responses
+from api.model_json import cube_model, cube_summary
+from api.schemas import CubeSummary
+
+router = APIRouter(prefix="/v1", tags=["model"])
+
+
+@router.get("/cubes", summary="List the cubes", responses={200: {"model": list[CubeSummary]}, **error_responses(503)})
+def list_cubes(engine: EngineDep) -> Response:
+    return json_response([cube_summary(cube) for cube in engine.catalog.cubes])
+
+
+@router.get("/cubes/{cube}", summary="A cube's model: dimensions, hierarchies, levels, attributes, measures",
+            responses=error_responses(404, 503))  # fmt: skip
+def get_cube(cube: str, engine: EngineDep) -> Response:
+    model = engine.cube(cube)
+    return json_response(cube_model(model, engine.attribute_types(model.name)))

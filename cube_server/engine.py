@@ -1,0 +1,264 @@
+"""The query engine facade: resolve -> plan -> execute -> shape, for every OLAP operation.
+
+``query``-style methods and :meth:`CubeEngine.explain` share the plan builders, so explain shows
+exactly the SQL that runs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from cube_models import Cube, ModelCatalog
+from cube_server.backend import DuckDBBackend, compile_statement
+from cube_server.cut_syntax import format_cuts, format_drilldown
+from cube_server.errors import DrilldownError, InvalidParameterError, ResultTooLargeError
+from cube_server.plan import CellQuery, Plan, summary_from
+from cube_server.pivot import shape_pivot
+from cube_server.query import DrilldownItem, FactsQuery, MembersQuery, PivotQuery, PointCut, Query
+from cube_server.render import CutRenderer
+from cube_server.resolve import (
+    bind_cuts,
+    bind_drilldown,
+    bind_measures,
+    bind_order,
+    cut_paths,
+    point_depth,
+)
+from cube_server.result import CellSet, Explanation, Meta, PivotTable, Rows, StatementText
+from cube_server.rows import facts_plan, members_plan
+from cube_server.settings import Settings
+from cube_server.star import STRING_TYPES, Star
+
+
+class CubeEngine:
+    def __init__(self, catalog: ModelCatalog, backend: DuckDBBackend, settings: Settings, version: str) -> None:
+        self.catalog = catalog
+        self.backend = backend
+        self.settings = settings
+        self.version = version
+        self._stars: dict[str, Star] = {}
+        self._types: dict[str, dict[str, str]] = {}
+        tables = {name: backend.table_clause(name) for name in backend.table_columns}
+        for cube in catalog.cubes:
+            star = Star(cube, tables)
+            types = self._describe(star)
+            star.string_refs = {ref for ref, sql_type in types.items() if sql_type.upper() in STRING_TYPES}
+            self._stars[cube.name] = star
+            self._types[cube.name] = types
+
+    def _describe(self, star: Star) -> dict[str, str]:
+        """Check the model against the data once at startup and learn each attribute's SQL type."""
+        columns: list[sa.ColumnElement[Any]] = []
+        refs = []
+        for dimension in star.cube.dimensions:
+            for level in dimension.levels:
+                for attribute in level.attributes:
+                    refs.append(attribute.ref)
+                    columns.append(star.attribute(attribute.ref).label(f"c{len(refs) - 1}"))
+        for index, measure in enumerate(star.cube.measures):
+            value = star.measure_input(measure)
+            if value is not None:
+                columns.append(value.label(f"measure{index}"))
+        if not columns:
+            return {}
+        described = self.backend.describe(sa.select(*columns).select_from(star.from_clause))
+        return {ref: described[f"c{index}"] for index, ref in enumerate(refs)}
+
+    # ---- model ---------------------------------------------------------------------------------
+    def cube(self, name: str) -> Cube:
+        return self.catalog.cube(name)
+
+    def attribute_types(self, cube: str) -> dict[str, str]:
+        return dict(self._types[self.cube(cube).name])
+
+    # ---- operations ----------------------------------------------------------------------------
+    def aggregate(self, query: Query, *, operation: str = "aggregate", extra: dict[str, Any] | None = None) -> CellSet:
+        return self._run(self.plan_aggregate(query, operation), extra)  # type: ignore[no-any-return]
+
+    def drilldown(self, query: Query, dimension: str, depth: int = 1) -> CellSet:
+        return self.aggregate(self.drilldown_query(query, dimension, depth), operation="drilldown")
+
+    def rollup(self, query: Query, dimension: str, steps: int = 1) -> CellSet:
+        rolled, origin = self.rollup_query(query, dimension, steps)
+        return self.aggregate(rolled, operation="rollup", extra={"rolled_up_from": origin})
+
+    def pivot(self, query: PivotQuery) -> PivotTable:
+        return self._run(self.plan_pivot(query))  # type: ignore[no-any-return]
+
+    def members(self, query: MembersQuery) -> Rows:
+        return self._run(self.plan_members(query))  # type: ignore[no-any-return]
+
+    def facts(self, query: FactsQuery) -> Rows:
+        return self._run(self.plan_facts(query))  # type: ignore[no-any-return]
+
+    def explain(self, plan: Plan) -> Explanation:
+        statements = []
+        for name, statement in plan.statements.items():
+            compiled = compile_statement(statement)
+            statements.append(StatementText(name, compiled.sql, compiled.parameters))
+        return Explanation(plan.operation, plan.cube.name, plan.source, plan.grain, plan.measures, statements, self.version)
+
+    # ---- query transformations -----------------------------------------------------------------
+    def drilldown_query(self, query: Query, dimension_name: str, depth: int) -> Query:
+        if depth < 1:
+            raise InvalidParameterError("depth must be at least 1", depth=depth)
+        cube = self.cube(query.cube)
+        dimension = cube.dimension(dimension_name)
+        bound = bind_cuts(cube, query.cuts)
+        hierarchy = next((b.hierarchy for b in bound if b.dimension.name == dimension.name
+                          and isinstance(b.cut, PointCut) and not b.cut.invert), dimension.hierarchy())  # fmt: skip
+        target = point_depth(bound, dimension.name, hierarchy.name) + depth
+        if target > len(hierarchy.levels):
+            raise DrilldownError(
+                f"cannot drill {depth} level(s) below the cut: hierarchy {hierarchy.name!r} of "
+                f"{dimension.name!r} has {len(hierarchy.levels)} levels",
+                dimension=dimension.name,
+            )
+        item = DrilldownItem(dimension.name, hierarchy.name, hierarchy.levels[target - 1])
+        others = tuple(d for d in query.drilldown if d.dimension != dimension.name)
+        return replace(query, drilldown=(*others, item))
+
+    def rollup_query(self, query: Query, dimension_name: str, steps: int) -> tuple[Query, dict[str, Any]]:
+        if steps < 1:
+            raise InvalidParameterError("steps must be at least 1", steps=steps)
+        cube = self.cube(query.cube)
+        dimension = cube.dimension(dimension_name)
+        bound_cuts = bind_cuts(cube, query.cuts)
+        drilled = bind_drilldown(cube, query.drilldown, bound_cuts)
+        origin = {"dimension": dimension.name, "cut": format_cuts(query.cuts), "drilldown": format_drilldown(query.drilldown)}
+        for drill in drilled:
+            if drill.dimension.name == dimension.name:
+                depth = len(drill.levels) - steps
+                others = tuple(d for d in query.drilldown if d.dimension != dimension.name)
+                if depth <= 0:
+                    return replace(query, drilldown=others), origin
+                item = DrilldownItem(dimension.name, drill.hierarchy.name, drill.hierarchy.levels[depth - 1])
+                kept = tuple(item if d.dimension == dimension.name else d for d in query.drilldown)
+                return replace(query, drilldown=kept), origin
+        cuts = []
+        for cut in query.cuts:
+            if cut.dimension == dimension.name and isinstance(cut, PointCut) and not cut.invert:
+                if len(cut.path) > steps:
+                    cuts.append(replace(cut, path=cut.path[: len(cut.path) - steps]))
+                continue
+            cuts.append(cut)
+        return replace(query, cuts=tuple(cuts)), origin
+
+    # ---- plans ---------------------------------------------------------------------------------
+    def _star(self, cube: str) -> tuple[Star, CutRenderer]:
+        name = self.cube(cube).name
+        return self._stars[name], CutRenderer(self._stars[name], self._types[name])
+
+    def _check_page(self, limit: int | None, offset: int) -> None:
+        if limit is not None and not 0 <= limit <= self.settings.max_page_size:
+            raise InvalidParameterError(
+                f"limit must be between 0 and {self.settings.max_page_size}", limit=limit
+            )
+        if offset < 0:
+            raise InvalidParameterError("offset cannot be negative", offset=offset)
+
+    def plan_aggregate(self, query: Query, operation: str = "aggregate") -> Plan:
+        self._check_page(query.limit, query.offset)
+        star, renderer = self._star(query.cube)
+        cube = star.cube
+        bound_cuts = bind_cuts(cube, query.cuts)
+        drilldown = bind_drilldown(cube, query.drilldown, bound_cuts)
+        measures, base = bind_measures(cube, query.measures)
+        order = bind_order(cube, query.order, drilldown, measures)
+        cell = CellQuery(star, renderer, bound_cuts, drilldown, measures, base)
+        statements: dict[str, sa.Select[Any]] = {"summary": cell.summary()}
+        guards = []
+        if drilldown:
+            statements["count"] = cell.count()
+            statements["cells"] = cell.cells(order, query.limit, query.offset)
+            if query.limit is None:
+                guards.append(("count", self.settings.max_cells,
+                               "more than {limit} cells; add a limit or cut the cube further"))  # fmt: skip
+
+        def shape(tables: dict[str, pa.Table]) -> CellSet:
+            cells_table = tables.get("cells")
+            columns = cell.output_columns(cells_table) if cells_table is not None else cell.measure_output_columns(tables["summary"])
+            return CellSet(
+                columns=columns,
+                cells=cell.shape_cells(cells_table) if cells_table is not None else [],
+                summary=summary_from(tables["summary"], cell),
+                total_cell_count=tables["count"].column(0)[0].as_py() if "count" in tables else None,
+                levels={drill.key: [level.name for level in drill.levels] for drill in drilldown},
+                measures=[m.name for m in measures],
+                meta=Meta(cube.name, "facts", self.version),
+            )
+
+        grain = _grain(drilldown, bound_cuts)
+        return Plan(operation, cube, grain, [m.name for m in measures], statements, shape, guards=guards)
+
+    def plan_pivot(self, query: PivotQuery) -> Plan:
+        star, renderer = self._star(query.cube)
+        cube = star.cube
+        if not query.rows and not query.columns:
+            raise InvalidParameterError("a pivot needs rows or columns")
+        bound_cuts = bind_cuts(cube, query.cuts)
+        rows = bind_drilldown(cube, query.rows, bound_cuts)
+        columns = bind_drilldown(cube, query.columns, bound_cuts)
+        if {d.dimension.name for d in rows} & {d.dimension.name for d in columns}:
+            raise InvalidParameterError("a dimension cannot be on both rows and columns")
+        measures, base = bind_measures(cube, query.measures)
+        grid = CellQuery(star, renderer, bound_cuts, rows + columns, measures, base)
+        by_row = CellQuery(star, renderer, bound_cuts, rows, measures, base)
+        by_column = CellQuery(star, renderer, bound_cuts, columns, measures, base)
+        statements = {"row_totals": by_row.cells((), None, 0), "column_totals": by_column.cells((), None, 0),
+                      "cells": grid.cells((), None, 0), "grand_total": grid.summary()}  # fmt: skip
+        guards = [("row_totals", self.settings.max_cells, "more than {limit} rows"),
+                  ("column_totals", self.settings.max_cells, "more than {limit} columns")]  # fmt: skip
+        def shape(tables: dict[str, pa.Table]) -> PivotTable:
+            return shape_pivot(tables, grid, by_row, by_column, rows, columns, query.totals, self.settings.max_cells,
+                               Meta(cube.name, "facts", self.version))  # fmt: skip
+
+        return Plan("pivot", cube, _grain(rows + columns, bound_cuts), [m.name for m in measures], statements, shape, guards=guards)
+
+    def plan_members(self, query: MembersQuery) -> Plan:
+        limit = self.settings.default_page_size if query.limit is None else query.limit
+        self._check_page(limit, query.offset)
+        star, renderer = self._star(query.cube)
+        return members_plan(star, renderer, query, limit, self.version)
+
+    def plan_facts(self, query: FactsQuery) -> Plan:
+        limit = self.settings.default_page_size if query.limit is None else query.limit
+        self._check_page(limit, query.offset)
+        star, renderer = self._star(query.cube)
+        return facts_plan(star, renderer, query, limit, self.version)
+
+    # ---- execution -----------------------------------------------------------------------------
+    def _run(self, plan: Plan, extra: dict[str, Any] | None = None) -> Any:
+        started = time.monotonic()
+        deadline = started + self.settings.query_timeout_ms / 1000
+        tables: dict[str, pa.Table] = {}
+        ordered = sorted(plan.statements, key=lambda n: 0 if any(g[0] == n for g in plan.guards) else 1)
+        for name in ordered:
+            tables[name] = self.backend.execute(compile_statement(plan.statements[name]), deadline)
+            for guard_name, limit, message in plan.guards:
+                if guard_name == name and _count_of(tables[name]) > limit:
+                    raise ResultTooLargeError(message.format(limit=limit), limit=limit)
+        result = plan.shape(tables)
+        result.meta.elapsed_ms = (time.monotonic() - started) * 1000
+        if extra:
+            result.meta.extra.update(extra)
+        return result
+
+
+def _count_of(table: pa.Table) -> int:
+    if table.num_columns == 1 and table.column_names[0] == "n":
+        return int(table.column(0)[0].as_py())
+    return table.num_rows
+
+
+def _grain(drilldown: Any, cuts: Any) -> list[str]:
+    refs = [level.ref for drill in drilldown for level in drill.levels]
+    for bound in cuts:
+        depth = max((len(path) for path in cut_paths(bound.cut)), default=0)
+        refs.extend(level.ref for level in bound.levels[:depth] if level.ref not in refs)
+    return refs

@@ -1,0 +1,37 @@
+"""Errors raised by the query engine (all rooted in :mod:`cube_models.errors`)."""
+
+from __future__ import annotations
+
+from cube_models.errors import CubeError, InternalError, UserError
+
+
+class CutSyntaxError(UserError):
+    code = "invalid_cut"
+
+
+class DrilldownError(UserError):
+    code = "invalid_drilldown"
+
+
+class InvalidParameterError(UserError):
+    code = "invalid_parameter"
+
+
+class ResultTooLargeError(UserError):
+    code = "result_too_large"
+
+
+class QueryTimeoutError(CubeError):
+    """The query ran longer than the configured timeout and was interrupted: an answer, not a crash."""
+
+    code = "query_timeout"
+
+
+class BackendError(InternalError):
+    code = "backend_error"
+
+
+class ProjectError(InternalError):
+    """A project directory or its configuration cannot be used."""
+
+    code = "invalid_project"

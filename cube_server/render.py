@@ -1,0 +1,165 @@
+"""Render bound queries as SQLAlchemy Core statements over a cube's star, with bound parameters only.
+
+Every statement reads from one inner SELECT over the star (the cell's cuts in its WHERE, the needed
+attributes and measure inputs as labelled columns ``a<i>``/``m<i>``) and groups or pages on top of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+
+from cube_models import Level, Measure
+from cube_server.errors import CutSyntaxError
+from cube_server.query import PointCut, RangeCut, SetCut
+from cube_server.resolve import BoundCut
+from cube_server.star import Star
+
+INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+
+
+class _NoSuchMember(Exception):
+    """A cut value that cannot be a member of its level (e.g. text on an integer level)."""
+
+
+def coerce(value: str, sql_type: str) -> Any:
+    """Convert a cut path element to the level key's type, so numbers compare as numbers.
+
+    >>> coerce("07", "BIGINT")
+    7
+    >>> coerce("1.50", "DECIMAL(12,2)")
+    Decimal('1.50')
+    """
+    kind = sql_type.upper()
+    try:
+        if kind in INTEGER_TYPES:
+            return int(value)
+        if kind.startswith("DECIMAL") or kind in ("DOUBLE", "FLOAT", "REAL"):
+            number = Decimal(value)
+            if not number.is_finite():
+                raise _NoSuchMember(value)
+            return number
+        if kind == "BOOLEAN":
+            lowered = value.lower()
+            if lowered not in ("true", "false", "1", "0"):
+                raise _NoSuchMember(value)
+            return lowered in ("true", "1")
+    except (ValueError, InvalidOperation) as exc:
+        raise _NoSuchMember(value) from exc
+    return value
+
+
+class CutRenderer:
+    def __init__(self, star: Star, types: dict[str, str]) -> None:
+        self.star = star
+        self.types = types
+
+    def condition(self, bound: BoundCut) -> sa.ColumnElement[bool]:
+        cut = bound.cut
+        if isinstance(cut, PointCut):
+            condition = self.point(bound.levels, cut.path)
+        elif isinstance(cut, SetCut):
+            condition = sa.or_(*(self.point(bound.levels, path) for path in cut.paths))
+        else:
+            condition = self.range(bound, cut)
+        if cut.invert:
+            # NOT over a NULL comparison is NULL in SQL; a negated cut keeps rows the cut does not match.
+            return sa.not_(sa.func.coalesce(condition, sa.false()))
+        return condition
+
+    def _key(self, level: Level) -> tuple[sa.ColumnElement[Any], str]:
+        ref = level.key_attribute.ref
+        return self.star.attribute(ref), self.types.get(ref, "VARCHAR")
+
+    def point(self, levels: tuple[Level, ...], path: tuple[str | None, ...]) -> sa.ColumnElement[bool]:
+        parts = []
+        for level, value in zip(levels, path, strict=False):
+            column, sql_type = self._key(level)
+            if value is None:
+                parts.append(column.is_(None))
+                continue
+            try:
+                parts.append(column == coerce(value, sql_type))
+            except _NoSuchMember:
+                # An unknown member is not an error: the cell is simply empty.
+                return sa.false()
+        return sa.and_(*parts)
+
+    def range(self, bound: BoundCut, cut: RangeCut) -> sa.ColumnElement[bool]:
+        parts = []
+        if cut.from_path is not None:
+            parts.append(self._bound(bound, cut.from_path, lower=True))
+        if cut.to_path is not None:
+            parts.append(self._bound(bound, cut.to_path, lower=False))
+        return sa.and_(*parts)
+
+    def _bound(self, bound: BoundCut, path: tuple[str | None, ...], *, lower: bool) -> sa.ColumnElement[bool]:
+        """Lexicographic, inclusive comparison of the level-key tuple with ``path`` (its own length)."""
+        values = []
+        for level, value in zip(bound.levels, path, strict=False):
+            column, sql_type = self._key(level)
+            if value is None:
+                raise CutSyntaxError(f"a range bound cannot contain __null__ (dimension {bound.dimension.name!r})")
+            try:
+                values.append((column, coerce(value, sql_type)))
+            except _NoSuchMember as exc:
+                raise CutSyntaxError(
+                    f"range bound {value!r} does not fit level {level.name!r} ({sql_type})",
+                    dimension=bound.dimension.name,
+                    level=level.name,
+                ) from exc
+        # (a, b) >= (x, y)  <=>  a > x OR (a = x AND b >= y); the last element is inclusive.
+        condition: sa.ColumnElement[bool] | None = None
+        for column, value in reversed(values):
+            if condition is None:
+                condition = column >= value if lower else column <= value
+            else:
+                strict = column > value if lower else column < value
+                condition = sa.or_(strict, sa.and_(column == value, condition))
+        assert condition is not None
+        return condition
+
+
+@dataclass
+class InnerSelect:
+    """The star filtered by the cell, exposing attributes and measure inputs under short labels."""
+
+    star: Star
+    conditions: list[sa.ColumnElement[bool]]
+    attribute_labels: dict[str, str]
+    measure_labels: dict[str, str]
+
+    @classmethod
+    def make(
+        cls, star: Star, conditions: list[sa.ColumnElement[bool]], attributes: list[str], measures: tuple[Measure, ...]
+    ) -> InnerSelect:
+        attribute_labels = {ref: f"a{i}" for i, ref in enumerate(dict.fromkeys(attributes))}
+        measure_labels = {m.name: f"m{i}" for i, m in enumerate(measures)}
+        return cls(star, conditions, attribute_labels, measure_labels)
+
+    def subquery(self, measures: tuple[Measure, ...]) -> sa.Subquery:
+        columns: list[sa.ColumnElement[Any]] = [
+            self.star.attribute(ref).label(label) for ref, label in self.attribute_labels.items()
+        ]
+        for measure in measures:
+            value = self.star.measure_input(measure)
+            if value is not None:
+                columns.append(value.label(self.measure_labels[measure.name]))
+        if not columns:
+            columns.append(sa.literal(1).label("one"))
+        statement = sa.select(*columns).select_from(self.star.from_clause)
+        if self.conditions:
+            statement = statement.where(*self.conditions)
+        return statement.subquery("cell")
+
+
+def measure_columns(inner: sa.Subquery, labels: dict[str, str], measures: tuple[Measure, ...]) -> list[sa.ColumnElement[Any]]:
+    columns = []
+    for index, measure in enumerate(measures):
+        assert measure.function is not None
+        value = inner.c[labels[measure.name]] if labels[measure.name] in inner.c else None
+        columns.append(Star.aggregate(measure.function, value).label(f"v{index}"))
+    return columns

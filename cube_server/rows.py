@@ -1,0 +1,132 @@
+"""Plans that page through rows rather than cells: members of a level, and drill-through to facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from cube_models.errors import AttributeNotFoundError
+from cube_server.errors import InvalidParameterError
+from cube_server.plan import Plan
+from cube_server.query import FactsQuery, MembersQuery, OrderItem
+from cube_server.render import CutRenderer
+from cube_server.resolve import bind_cuts
+from cube_server.result import Column, Meta, Rows
+from cube_server.star import Star
+
+MAX_SEARCH = 200
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def members_plan(star: Star, renderer: CutRenderer, query: MembersQuery, limit: int, version: str) -> Plan:
+    cube = star.cube
+    dimension = cube.dimension(query.dimension)
+    hierarchy = dimension.hierarchy(query.hierarchy)
+    level_name = query.level or hierarchy.levels[0]
+    dimension.level(level_name)
+    if level_name not in hierarchy.levels:
+        raise InvalidParameterError(f"level {level_name!r} is not in hierarchy {hierarchy.name!r}", level=level_name)
+    levels = dimension.levels_of(hierarchy)[: hierarchy.depth_of(level_name)]
+    target = levels[-1]
+    refs: list[tuple[str, str]] = []  # (output name, attribute ref)
+    for level in levels[:-1]:
+        refs.append((level.ref, level.key_attribute.ref))
+        if level.label_attribute:
+            refs.append((f"{level.ref}.label", level.attribute(level.label_attribute).ref))
+    refs.append((target.ref, target.key_attribute.ref))
+    if target.label_attribute:
+        refs.append((f"{target.ref}.label", target.attribute(target.label_attribute).ref))
+    for attribute in target.attributes:
+        if attribute.name not in (target.key, target.label_attribute):
+            refs.append((attribute.ref, attribute.ref))
+    columns = [star.attribute(ref).label(f"a{i}") for i, (_, ref) in enumerate(refs)]
+    conditions = [renderer.condition(bound) for bound in bind_cuts(cube, query.cuts)]
+    if query.search:
+        if len(query.search) > MAX_SEARCH:
+            raise InvalidParameterError(f"search text longer than {MAX_SEARCH} characters")
+        pattern = _like_pattern(query.search)
+        searched = [sa.cast(star.attribute(target.key_attribute.ref), sa.String).ilike(pattern, escape="\\")]
+        if target.label_attribute:
+            label_ref = target.attribute(target.label_attribute).ref
+            searched.append(sa.cast(star.attribute(label_ref), sa.String).ilike(pattern, escape="\\"))
+        conditions.append(sa.or_(*searched))
+    inner = sa.select(*columns).select_from(star.from_clause).where(*conditions).subquery("cell")
+    distinct = sa.select(*inner.c).group_by(*inner.c).subquery("members")
+    order = []
+    for level in levels:
+        position = next(i for i, (name, _) in enumerate(refs) if name == level.ref)
+        column = distinct.c[f"a{position}"]
+        order.append((column.desc() if level.order == "desc" else column.asc()).nulls_last())
+    page = sa.select(*distinct.c).order_by(*order).limit(limit).offset(query.offset)
+    count = sa.select(sa.func.count().label("n")).select_from(distinct)
+
+    def shape(tables: dict[str, pa.Table]) -> Rows:
+        table = tables["members"]
+        out_columns = [Column(name, "attribute", table.schema.field(f"a{i}").type) for i, (name, _) in enumerate(refs)]
+        rows = [{name: row[f"a{i}"] for i, (name, _) in enumerate(refs)} for row in table.to_pylist()]
+        meta = Meta(cube.name, "facts", version, extra={"dimension": dimension.name, "hierarchy": hierarchy.name,
+                                                         "level": target.name})  # fmt: skip
+        return Rows(out_columns, rows, int(tables["count"].column(0)[0].as_py()), meta)
+
+    return Plan("members", cube, [level.ref for level in levels], [], {"count": count, "members": page}, shape)
+
+
+def fact_fields(star: Star) -> list[str]:
+    """Every field a fact row can show, in a stable order: key, dimension attributes, measures, details."""
+    cube = star.cube
+    fields = [cube.key] if cube.key else []
+    for dimension in cube.dimensions:
+        for level in dimension.levels:
+            fields.extend(attribute.ref for attribute in level.attributes)
+    fields.extend(column.name for column in cube.fact_columns if column.name not in fields)
+    fields.extend(detail.name for detail in cube.details if detail.name not in fields)
+    return fields
+
+
+def _field_expression(star: Star, name: str) -> sa.ColumnElement[Any]:
+    if "." in name:
+        dimension, attribute = name.split(".", 1)
+        star.cube.dimension(dimension).attribute(attribute)
+        return star.attribute(name)
+    column = next((c for c in star.cube.fact_columns if c.name == name), None)
+    if column is not None and column.expression is not None:
+        return star.render(column.expression, star.fact_value)
+    return star.fact_value(name)
+
+
+def facts_plan(star: Star, renderer: CutRenderer, query: FactsQuery, limit: int, version: str) -> Plan:
+    cube = star.cube
+    available = fact_fields(star)
+    fields = list(query.fields) or available
+    for name in fields:
+        if name not in available:
+            raise AttributeNotFoundError(f"cube {cube.name!r} has no fact field {name!r}", field=name)
+    if len(set(fields)) != len(fields):
+        raise InvalidParameterError("a field is listed twice")
+    labels = {name: f"f{i}" for i, name in enumerate(fields)}
+    columns = [_field_expression(star, name).label(labels[name]) for name in fields]
+    conditions = [renderer.condition(bound) for bound in bind_cuts(cube, query.cuts)]
+    order = list(query.order) or ([OrderItem(cube.key)] if cube.key else [])
+    order_by = []
+    for item in order:
+        if item.ref not in available:
+            raise InvalidParameterError(f"cannot order facts by {item.ref!r}", order=item.ref)
+        expression = _field_expression(star, item.ref)
+        order_by.append((expression.desc() if item.descending else expression.asc()).nulls_last())
+    page = sa.select(*columns).select_from(star.from_clause).where(*conditions).order_by(*order_by)
+    page = page.limit(limit).offset(query.offset)
+    count = sa.select(sa.func.count().label("n")).select_from(star.from_clause).where(*conditions)
+
+    def shape(tables: dict[str, pa.Table]) -> Rows:
+        table = tables["facts"]
+        out_columns = [Column(name, "field", table.schema.field(labels[name]).type) for name in fields]
+        rows = [{name: row[labels[name]] for name in fields} for row in table.to_pylist()]
+        return Rows(out_columns, rows, int(tables["count"].column(0)[0].as_py()), Meta(cube.name, "facts", version))
+
+    return Plan("facts", cube, [], [], {"count": count, "facts": page}, shape)

@@ -1,0 +1,144 @@
+"""The star (or snowflake) of one cube as SQLAlchemy Core: its FROM clause, attribute and measure columns.
+
+Attributes reached through a join with an ``unknown_member`` read as that member when the detail row
+is missing, so facts with orphan keys are kept (and counted) under an explicit member instead of
+vanishing from totals.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from cube_models import AggFunc, ColumnRef, Cube, Measure
+from cube_models.expression import Binary, Call, Conditional, Expr, Literal, Name, Unary
+from cube_server.errors import ProjectError
+
+# DuckDB spells the ISO week "week".
+_EXTRACT_SQL = {"isoweek": "week"}
+STRING_TYPES = ("VARCHAR", "TEXT", "STRING")
+
+
+class Star:
+    def __init__(self, cube: Cube, tables: dict[str, sa.TableClause]) -> None:
+        self.cube = cube
+        missing = [t for t in [cube.fact, *(j.detail.table for j in cube.joins)] if t not in tables]
+        if missing:
+            raise ProjectError(f"cube {cube.name!r} needs tables that are not configured: {', '.join(missing)}")
+        self.sources: dict[str, sa.FromClause] = {cube.fact: tables[cube.fact]}
+        self._unknown: dict[str, tuple[sa.ColumnElement[Any], str]] = {}
+        joined: sa.FromClause = tables[cube.fact]
+        for join in cube.joins:
+            detail = tables[join.detail.table]
+            source = detail.alias(join.alias) if join.alias else detail
+            self.sources[join.detail_name] = source
+            on = self._column(join.master) == self._column(ColumnRef(join.detail_name, join.detail.column))
+            if join.method == "match":
+                joined = joined.join(source, on)
+            elif join.method == "master":
+                joined = joined.outerjoin(source, on)
+            else:
+                joined = source.outerjoin(joined, on)
+            if join.unknown_member is not None:
+                key = self._column(ColumnRef(join.detail_name, join.detail.column))
+                self._unknown[join.detail_name] = (key, join.unknown_member)
+        self.from_clause = joined
+        self.string_refs: set[str] = set()
+
+    def _column(self, ref: ColumnRef) -> sa.ColumnElement[Any]:
+        source = self.sources.get(ref.table)
+        if source is None:
+            raise ProjectError(f"cube {self.cube.name!r} refers to table {ref.table!r}, which is not joined")
+        if ref.column not in source.c:
+            raise ProjectError(f"table {ref.table!r} has no column {ref.column!r} (cube {self.cube.name!r})")
+        column: sa.ColumnElement[Any] = source.c[ref.column]
+        if ref.extract:
+            column = sa.extract(_EXTRACT_SQL.get(ref.extract, ref.extract), column)
+        return column
+
+    def attribute(self, ref: str) -> sa.ColumnElement[Any]:
+        """The SQL expression of a logical attribute reference (``dimension.attribute``)."""
+        physical = self.cube.physical(ref)
+        column = self._column(physical)
+        unknown = self._unknown.get(physical.table)
+        if unknown is not None and ref in self.string_refs:
+            key, member = unknown
+            column = sa.case((key.is_(None), sa.literal(member)), else_=column)
+        return column
+
+    def fact_value(self, name: str) -> sa.ColumnElement[Any]:
+        """A fact column, a ``table.column`` or a declared measure column, for measure inputs."""
+        if "." in name:
+            table, column = name.split(".", 1)
+            return self._column(ColumnRef(table, column))
+        return self._column(self.cube.physical(name))
+
+    def measure_input(self, measure: Measure) -> sa.ColumnElement[Any] | None:
+        if measure.expression is not None:
+            return self.render(measure.expression, self.fact_value)
+        if measure.column is not None:
+            return self.fact_value(measure.column)
+        return None
+
+    @staticmethod
+    def aggregate(function: AggFunc, value: sa.ColumnElement[Any] | None) -> sa.ColumnElement[Any]:
+        if function is AggFunc.COUNT:
+            return sa.func.count()
+        assert value is not None
+        if function is AggFunc.SUM:
+            return sa.func.coalesce(sa.func.sum(value), 0)
+        if function is AggFunc.COUNT_NONEMPTY:
+            return sa.func.count(value)
+        if function is AggFunc.COUNT_DISTINCT:
+            return sa.func.count(sa.distinct(value))
+        if function is AggFunc.MIN:
+            return sa.func.min(value)
+        if function is AggFunc.MAX:
+            return sa.func.max(value)
+        if function is AggFunc.AVG:
+            return sa.func.avg(value)
+        raise AssertionError(function)
+
+    def render(self, expr: Expr, resolve_name: Any) -> sa.ColumnElement[Any]:
+        """Render a model expression with ``resolve_name(name) -> column`` for its names."""
+        if isinstance(expr, Literal):
+            return sa.literal(expr.value) if not isinstance(expr.value, Decimal) else sa.literal(expr.value, sa.Numeric())
+        if isinstance(expr, Name):
+            return resolve_name(expr.name)  # type: ignore[no-any-return]
+        if isinstance(expr, Unary):
+            operand = self.render(expr.operand, resolve_name)
+            return -operand if expr.op == "-" else sa.not_(operand)
+        if isinstance(expr, Binary):
+            left, right = self.render(expr.left, resolve_name), self.render(expr.right, resolve_name)
+            return _binary(expr.op, left, right)
+        if isinstance(expr, Conditional):
+            return sa.case(
+                (self.render(expr.condition, resolve_name), self.render(expr.then, resolve_name)),
+                else_=self.render(expr.otherwise, resolve_name),
+            )
+        if isinstance(expr, Call):
+            args = [self.render(arg, resolve_name) for arg in expr.args]
+            return getattr(sa.func, expr.function)(*args)  # type: ignore[no-any-return]
+        raise AssertionError(expr)
+
+
+def _binary(op: str, left: sa.ColumnElement[Any], right: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    if op == "+":
+        return left + right
+    if op == "-":
+        return left - right
+    if op == "*":
+        return left * right
+    if op == "/":
+        # Division by zero is NULL, not an error, in every measure expression.
+        return sa.cast(left, sa.Double()) / sa.func.nullif(right, 0)
+    if op == "%":
+        return left % right
+    if op == "and":
+        return sa.and_(left, right)
+    if op == "or":
+        return sa.or_(left, right)
+    comparisons = {"==": "__eq__", "!=": "__ne__", "<": "__lt__", "<=": "__le__", ">": "__gt__", ">=": "__ge__"}
+    return getattr(left, comparisons[op])(right)  # type: ignore[no-any-return]

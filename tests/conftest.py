@@ -1,0 +1,88 @@
+"""Shared fixtures: one generated telecom dataset per test session, engines and API clients from factories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from cube_server.engine import CubeEngine
+from cube_server.project import Project, load_project, open_engine
+from cube_server.settings import Settings
+from cube_server.telecom import generate_telecom
+
+ROOT = Path(__file__).resolve().parent.parent
+TELECOM_MODEL = ROOT / "examples" / "telecom" / "model.json"
+TEST_ROWS = 60_000
+TEST_SEED = 7
+CUBE = "fixed_line_revenue"
+
+
+def write_project(directory: Path, data: Path, model: Path = TELECOM_MODEL) -> Path:
+    """A project directory whose tables are the generated Parquet files under ``data``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tables = {
+        "charges": f"{data}/facts/*.parquet",
+        **{name: f"{data}/{name}.parquet" for name in ("geography", "organisation", "product", "customer", "channel")},
+    }
+    lines = [f'model = "{model}"', "", "[tables]"] + [f'{name} = "{path}"' for name, path in tables.items()]
+    (directory / "cube-server.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def telecom_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """60,000 generated charge records (seed 7): facts/*.parquet and one Parquet file per dimension."""
+    data = tmp_path_factory.mktemp("telecom") / "data"
+    generate_telecom(data, TEST_ROWS, TEST_SEED, chunk_rows=25_000)
+    return data
+
+
+@pytest.fixture(scope="session")
+def telecom_project(telecom_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    return load_project(write_project(tmp_path_factory.mktemp("project"), telecom_data))
+
+
+@pytest.fixture(scope="session")
+def engine(telecom_project: Project) -> CubeEngine:
+    return open_engine(telecom_project, Settings())
+
+
+@pytest.fixture
+def make_engine(telecom_project: Project) -> Callable[..., CubeEngine]:
+    """``make_engine(max_cells=10)``: an engine over the session data with other settings."""
+
+    def make(**settings: Any) -> CubeEngine:
+        return open_engine(telecom_project, Settings(**settings))
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def client(engine: CubeEngine) -> TestClient:
+    return TestClient(create_app(engine))
+
+
+@pytest.fixture
+def make_client(make_engine: Callable[..., CubeEngine]) -> Callable[..., TestClient]:
+    def make(**settings: Any) -> TestClient:
+        return TestClient(create_app(make_engine(**settings)))
+
+    return make
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    """Every non-2xx answer of /v1 is the one envelope, with a stable code."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"code", "message", "details", "request_id"}, error
+    assert error["code"] == code, error
+    assert isinstance(error["message"], str) and error["message"]
+    assert error["request_id"] and response.headers["X-Request-ID"] == error["request_id"]
+    return error  # type: ignore[no-any-return]
