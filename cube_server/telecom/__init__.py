@@ -6,6 +6,11 @@ file per dimension, ``manifest.json`` written last).
 
 from __future__ import annotations
 
-from cube_server.telecom.generator import GenerationSummary, cents_to_decimal, customer_count, generate_telecom
+from cube_server.telecom.generator import (
+    GenerationSummary,
+    cents_to_decimal,
+    customer_count,
+    generate_telecom,
+)
 
 __all__ = ["GenerationSummary", "cents_to_decimal", "customer_count", "generate_telecom"]

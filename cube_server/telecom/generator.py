@@ -9,13 +9,15 @@ and every chunk has its own independent stream so chunks never need each other's
 from __future__ import annotations
 
 import json
+import operator
 import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import SupportsIndex
 
 import numpy as np
 import pyarrow as pa
@@ -62,16 +64,15 @@ FACT_SCHEMA = pa.schema([
 ])
 
 
-
 def _readonly(values: object, dtype: type) -> np.ndarray:
     """A constant NumPy array that cannot be mutated (module constants must stay constant)."""
-    array = np.array(values, dtype=dtype)
+    array: np.ndarray = np.array(values, dtype=dtype)
     array.flags.writeable = False
     return array
 
 
-# Product kinds, as integer codes so they can be looked up with NumPy fancy indexing; the order
-# matches ref.Product.kind names below.
+# Product kinds as integer codes, so per-kind parameters can be looked up with NumPy fancy indexing;
+# _KIND_NAMES maps ref.Product.kind to these codes by position.
 LOCAL, LONG_DISTANCE, INTERNATIONAL, MONTHLY = 0, 1, 2, 3
 _KIND_NAMES = ("local", "long_distance", "international", "monthly")
 # Per kind (local, long distance, international, monthly): median call length in minutes, the
@@ -114,7 +115,8 @@ _HOURS_PUBLIC = (0.6, 0.35, 0.2, 0.15, 0.15, 0.2, 0.4, 0.9, 1.6, 2.4, 2.9, 2.6,
 _HOURS_KEY_ACCOUNT = (0.1, 0.05, 0.03, 0.03, 0.03, 0.05, 0.15, 0.6, 2.0, 3.4, 3.8, 3.3,
                       1.8, 2.0, 3.3, 3.6, 3.2, 2.4, 1.2, 0.7, 0.5, 0.4, 0.3, 0.2)
 # Seasonality by calendar month: a post-holiday lull in Jan/Feb, a year-end peak in December.
-_MONTH_SEASON = _readonly([0.96, 0.90, 1.00, 0.99, 1.00, 1.01, 1.02, 1.02, 1.01, 0.97, 1.03, 1.12], np.float64)
+_MONTH_SEASON = _readonly(
+    [0.96, 0.90, 1.00, 0.99, 1.00, 1.01, 1.02, 1.02, 1.01, 0.97, 1.03, 1.12], np.float64)
 # Spring Festival holidays (2024-02-10 and 2025-01-29 New Year) and National Day weeks, inclusive.
 _SPRING_FESTIVALS = (("2024-02-08", "2024-02-17"), ("2025-01-27", "2025-02-04"))
 _NATIONAL_DAYS = (("2024-10-01", "2024-10-07"), ("2025-10-01", "2025-10-08"))
@@ -165,16 +167,18 @@ class _World:
     customer_table: pa.Table
 
 
-def _cdf(weights: np.ndarray | tuple[float, ...]) -> np.ndarray:
+def _cdf(weights: np.ndarray | Sequence[float]) -> np.ndarray:
     totals = np.cumsum(np.asarray(weights, dtype=np.float64))
-    cdf = totals / totals[-1]
+    cdf: np.ndarray = totals / totals[-1]
     cdf[-1] = 1.0  # guards against u in [0, 1) ever falling past the last bucket
     cdf.flags.writeable = False
     return cdf
 
 
 def _draw(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
-    return np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1)
+    """Inverse-CDF sampling: the bucket index for each uniform draw in [0, 1)."""
+    index: np.ndarray = np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1)
+    return index
 
 
 def _draw_by_segment(cdfs: tuple[np.ndarray, np.ndarray], u: np.ndarray, is_key: np.ndarray) -> np.ndarray:
@@ -253,7 +257,8 @@ def _person_names() -> tuple[pa.Array, pa.Array]:
 
 def _customers(rng: np.random.Generator, n_customers: int, city_weights: np.ndarray
                ) -> tuple[pa.Table, np.ndarray, np.ndarray, int, int]:
-    """Customer dimension, activity CDF, home cities (incl. closed accounts), key-account count."""
+    """Customer dimension, activity CDF, home city per account (closed ones appended), key-account
+    count and closed-account count. Key accounts come first so ``index < n_key`` identifies them."""
     n_key = max(1, round(n_customers * KEY_ACCOUNT_SHARE))
     n_public = n_customers - n_key
     cities = ref.cities()
@@ -267,7 +272,8 @@ def _customers(rng: np.random.Generator, n_customers: int, city_weights: np.ndar
     brands = rng.integers(0, len(ref.COMPANY_BRANDS), n_key)
     industries = rng.integers(0, len(ref.COMPANY_INDUSTRIES), n_key)
     key_zh, key_en = [], []
-    for city_index, brand, industry in zip(key_home.tolist(), brands.tolist(), industries.tolist()):
+    owners = zip(key_home.tolist(), brands.tolist(), industries.tolist(), strict=True)
+    for city_index, brand, industry in owners:
         city = cities[city_index][1]
         brand_zh, brand_en = ref.COMPANY_BRANDS[brand]
         industry_zh, industry_en = ref.COMPANY_INDUSTRIES[industry]
@@ -376,8 +382,9 @@ def _charge_times(world: _World, rng: np.random.Generator, n: int, is_key: np.nd
     hour = np.where(monthly, rng.integers(0, 4, n), hour)
     minute = rng.integers(0, 60, n)
     second = rng.integers(0, 60, n)
-    first = FIRST_DAY.astype("datetime64[s]").astype(np.int64)
-    return first + day * 86_400 + hour * 3_600 + minute * 60 + second
+    first = int(FIRST_DAY.astype("datetime64[s]").astype(np.int64))
+    seconds: np.ndarray = first + day * 86_400 + hour * 3_600 + minute * 60 + second
+    return seconds
 
 
 def _destinations(world: _World, rng: np.random.Generator, n: int, kind: np.ndarray,
@@ -486,6 +493,16 @@ def _publish(staging: Path, out_dir: Path, names: list[str], manifest: dict[str,
     shutil.rmtree(staging)
 
 
+def _checked_int(name: str, value: object, *, minimum: int) -> int:
+    """Accept Python and NumPy integers (not bools, not floats) of at least ``minimum``."""
+    number = None
+    if isinstance(value, SupportsIndex) and not isinstance(value, bool):
+        number = operator.index(value)
+    if number is None or number < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return number
+
+
 def generate_telecom(out_dir: Path, rows: int, seed: int = 42, *, chunk_rows: int = 1_000_000,
                      progress: Callable[[int, int], None] | None = None) -> GenerationSummary:
     """Write ``rows`` synthetic revenue facts plus dimensions and a manifest into ``out_dir``.
@@ -495,12 +512,9 @@ def generate_telecom(out_dir: Path, rows: int, seed: int = 42, *, chunk_rows: in
     so its presence means the generation is complete. An existing ``facts/`` directory and
     manifest in ``out_dir`` are replaced.
     """
-    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
-        raise ValueError(f"rows must be a positive integer, got {rows!r}")
-    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
-        raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    rows = _checked_int("rows", rows, minimum=1)
+    chunk_rows = _checked_int("chunk_rows", chunk_rows, minimum=1)
+    seed = _checked_int("seed", seed, minimum=0)
     started = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -62,7 +63,7 @@ class Dataset:
     def dimension(self, name: str) -> pa.Table:
         return pq.read_table(self.out_dir / f"{name}.parquet")
 
-    def sql(self, query: str) -> list[tuple[object, ...]]:
+    def sql(self, query: str) -> list[tuple[Any, ...]]:
         """Run ``query`` with views ``facts`` and one per dimension over the written Parquet files."""
         con = duckdb.connect()
         try:
@@ -86,7 +87,8 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
 
 
 def _file_bytes(root: Path) -> dict[str, bytes]:
-    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+    return {str(path.relative_to(root)): path.read_bytes()
+            for path in sorted(root.rglob("*")) if path.is_file()}
 
 
 def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path: Path) -> None:
@@ -106,8 +108,9 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path: Path) 
     assert a["geography.parquet"] == c["geography.parquet"]
 
 
-@pytest.mark.parametrize(("rows", "chunk_rows"), [(0, 10), (-5, 10), (10, 0), (10, -1)])
-def test_rejects_non_positive_sizes(tmp_path: Path, rows: int, chunk_rows: int) -> None:
+@pytest.mark.parametrize(("rows", "chunk_rows"),
+                         [(0, 10), (-5, 10), (10, 0), (10, -1), (10.0, 10), (True, 10)])
+def test_rejects_non_positive_sizes(tmp_path: Path, rows: Any, chunk_rows: int) -> None:
     with pytest.raises(ValueError):
         generate_telecom(tmp_path / "out", rows, chunk_rows=chunk_rows)
     assert not (tmp_path / "out").exists()
@@ -159,6 +162,24 @@ def test_timestamps_cover_two_years_and_bill_monthly_fees_on_the_first(dataset: 
     """)
     assert call_days == 31
     assert night_share < 0.05
+
+
+def test_usage_follows_the_calendar(dataset: Dataset) -> None:
+    per_day = {day: count for day, count in dataset.sql("""
+        SELECT CAST(charged_at AS DATE), count(*) FROM facts
+        WHERE product_code IN ('local_call', 'domestic_long_distance', 'international_call')
+        GROUP BY 1
+    """)}
+    overall = sum(per_day.values()) / len(per_day)
+    festival = [count for day, count in per_day.items()
+                if datetime(2024, 2, 9).date() <= day <= datetime(2024, 2, 16).date()
+                or datetime(2025, 1, 28).date() <= day <= datetime(2025, 2, 3).date()]
+    december = [count for day, count in per_day.items() if day.month == 12]
+    assert sum(festival) / len(festival) < 0.8 * overall  # Spring Festival dip
+    assert sum(december) / len(december) > overall  # year-end peak
+    by_year = {year: count for year, count in dataset.sql(
+        "SELECT year(charged_at), count(*) FROM facts GROUP BY 1")}
+    assert by_year[2025] > by_year[2024]  # a growing business
 
 
 def test_every_non_orphan_key_exists_and_orphans_are_counted(dataset: Dataset) -> None:
@@ -319,7 +340,7 @@ def test_key_accounts_are_few_but_earn_a_large_share(dataset: Dataset) -> None:
     assert Decimal("0.2") <= key_revenue / total_revenue <= Decimal("0.6")
     assert key_rows / ROWS > 2 * key_accounts / accounts  # key accounts are busier per account
     codes = dataset.dimension("customer").column("customer_code").to_pylist()
-    assert all(len(code) == 9 and code.startswith("pa") or len(code) == 8 and code.startswith("ka")
+    assert all((len(code) == 9 and code.startswith("pa")) or (len(code) == 8 and code.startswith("ka"))
                for code in codes)
 
 
@@ -358,10 +379,11 @@ def test_manifest_is_complete_and_lists_existing_files(dataset: Dataset) -> None
     }
     listed = [*manifest["fact_files"], *manifest["dimension_files"].values()]
     assert all((dataset.out_dir / name).is_file() for name in listed)
-    assert sorted(str(p.relative_to(dataset.out_dir)) for p in dataset.out_dir.rglob("*") if p.is_file()) == sorted(
-        [*listed, "manifest.json"])  # no staging leftovers
+    written = sorted(str(p.relative_to(dataset.out_dir)) for p in dataset.out_dir.rglob("*") if p.is_file())
+    assert written == sorted([*listed, "manifest.json"])  # no staging leftovers
     assert list(dataset.summary.fact_files) == [dataset.out_dir / name for name in manifest["fact_files"]]
     assert dataset.progress == [(12_000, ROWS), (24_000, ROWS), (ROWS, ROWS)]
+    hash(dataset.summary)  # frozen and usable as a key despite the dimension_files mapping
 
 
 def test_rerun_replaces_previous_output(tmp_path: Path) -> None:
