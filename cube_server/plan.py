@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from cube_models import Cube, Level, Measure
 from cube_server.errors import InvalidParameterError
 from cube_server.formula import evaluate
-from cube_server.render import CutRenderer, InnerSelect, measure_columns
+from cube_server.render import CutRenderer, InnerSelect, cut_refs, measure_columns
 from cube_server.resolve import BoundCut, BoundOrder, DrillLevels
 from cube_server.result import Column
 from cube_server.star import Star
@@ -61,7 +61,7 @@ class CellQuery:
             for level in drill.levels:
                 attributes.extend(_level_refs(level))
         conditions = [cuts.condition(bound) for bound in bound_cuts]
-        self.inner_select = InnerSelect.make(star, conditions, attributes, base)
+        self.inner_select = InnerSelect.make(star, conditions, attributes, base, cut_refs(bound_cuts))
         self.inner = self.inner_select.subquery(base)
         self.values = measure_columns(self.inner, self.inner_select.measure_labels, base)
         self.value_by_name = {m.name: v for m, v in zip(base, self.values, strict=True)}

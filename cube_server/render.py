@@ -52,6 +52,11 @@ def coerce(value: str, sql_type: str) -> Any:
     return value
 
 
+def cut_refs(cuts: tuple[BoundCut, ...]) -> set[str]:
+    """The attributes a set of cuts reads (the key of every level of each cut's hierarchy)."""
+    return {level.key_attribute.ref for bound in cuts for level in bound.levels}
+
+
 class CutRenderer:
     def __init__(self, star: Star, types: dict[str, str]) -> None:
         self.star = star
@@ -131,14 +136,20 @@ class InnerSelect:
     conditions: list[sa.ColumnElement[bool]]
     attribute_labels: dict[str, str]
     measure_labels: dict[str, str]
+    filter_refs: set[str]
 
     @classmethod
     def make(
-        cls, star: Star, conditions: list[sa.ColumnElement[bool]], attributes: list[str], measures: tuple[Measure, ...]
+        cls,
+        star: Star,
+        conditions: list[sa.ColumnElement[bool]],
+        attributes: list[str],
+        measures: tuple[Measure, ...],
+        filter_refs: set[str],
     ) -> InnerSelect:
         attribute_labels = {ref: f"a{i}" for i, ref in enumerate(dict.fromkeys(attributes))}
         measure_labels = {m.name: f"m{i}" for i, m in enumerate(measures)}
-        return cls(star, conditions, attribute_labels, measure_labels)
+        return cls(star, conditions, attribute_labels, measure_labels, filter_refs)
 
     def subquery(self, measures: tuple[Measure, ...]) -> sa.Subquery:
         columns: list[sa.ColumnElement[Any]] = [
@@ -150,7 +161,8 @@ class InnerSelect:
                 columns.append(value.label(self.measure_labels[measure.name]))
         if not columns:
             columns.append(sa.literal(1).label("one"))
-        statement = sa.select(*columns).select_from(self.star.from_clause)
+        from_clause = self.star.from_clause_for(set(self.attribute_labels) | self.filter_refs, measures)
+        statement = sa.select(*columns).select_from(from_clause)
         if self.conditions:
             statement = statement.where(*self.conditions)
         return statement.subquery("cell")

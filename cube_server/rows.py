@@ -11,7 +11,7 @@ from cube_models.errors import AttributeNotFoundError
 from cube_server.errors import InvalidParameterError
 from cube_server.plan import Plan
 from cube_server.query import FactsQuery, MembersQuery, OrderItem
-from cube_server.render import CutRenderer
+from cube_server.render import CutRenderer, cut_refs
 from cube_server.resolve import bind_cuts
 from cube_server.result import Column, Meta, Rows
 from cube_server.star import Star
@@ -46,7 +46,9 @@ def members_plan(star: Star, renderer: CutRenderer, query: MembersQuery, limit: 
         if attribute.name not in (target.key, target.label_attribute):
             refs.append((attribute.ref, attribute.ref))
     columns = [star.attribute(ref).label(f"a{i}") for i, (_, ref) in enumerate(refs)]
-    conditions = [renderer.condition(bound) for bound in bind_cuts(cube, query.cuts)]
+    bound_cuts = bind_cuts(cube, query.cuts)
+    conditions = [renderer.condition(bound) for bound in bound_cuts]
+    from_clause = star.from_clause_for({ref for _, ref in refs} | cut_refs(bound_cuts))
     if query.search:
         if len(query.search) > MAX_SEARCH:
             raise InvalidParameterError(f"search text longer than {MAX_SEARCH} characters")
@@ -56,7 +58,7 @@ def members_plan(star: Star, renderer: CutRenderer, query: MembersQuery, limit: 
             label_ref = target.attribute(target.label_attribute).ref
             searched.append(sa.cast(star.attribute(label_ref), sa.String).ilike(pattern, escape="\\"))
         conditions.append(sa.or_(*searched))
-    inner = sa.select(*columns).select_from(star.from_clause).where(*conditions).subquery("cell")
+    inner = sa.select(*columns).select_from(from_clause).where(*conditions).subquery("cell")
     distinct = sa.select(*inner.c).group_by(*inner.c).subquery("members")
     order = []
     for level in levels:
@@ -111,7 +113,8 @@ def facts_plan(star: Star, renderer: CutRenderer, query: FactsQuery, limit: int,
         raise InvalidParameterError("a field is listed twice")
     labels = {name: f"f{i}" for i, name in enumerate(fields)}
     columns = [_field_expression(star, name).label(labels[name]) for name in fields]
-    conditions = [renderer.condition(bound) for bound in bind_cuts(cube, query.cuts)]
+    bound_cuts = bind_cuts(cube, query.cuts)
+    conditions = [renderer.condition(bound) for bound in bound_cuts]
     order = list(query.order) or ([OrderItem(cube.key)] if cube.key else [])
     order_by = []
     for item in order:
@@ -119,9 +122,11 @@ def facts_plan(star: Star, renderer: CutRenderer, query: FactsQuery, limit: int,
             raise InvalidParameterError(f"cannot order facts by {item.ref!r}", order=item.ref)
         expression = _field_expression(star, item.ref)
         order_by.append((expression.desc() if item.descending else expression.asc()).nulls_last())
-    page = sa.select(*columns).select_from(star.from_clause).where(*conditions).order_by(*order_by)
+    filters = cut_refs(bound_cuts)
+    from_clause = star.from_clause_for(set(fields) | {item.ref for item in order} | filters)
+    page = sa.select(*columns).select_from(from_clause).where(*conditions).order_by(*order_by)
     page = page.limit(limit).offset(query.offset)
-    count = sa.select(sa.func.count().label("n")).select_from(star.from_clause).where(*conditions)
+    count = sa.select(sa.func.count().label("n")).select_from(star.from_clause_for(filters)).where(*conditions)
 
     def shape(tables: dict[str, pa.Table]) -> Rows:
         table = tables["facts"]

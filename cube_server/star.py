@@ -45,7 +45,47 @@ class Star:
                 key = self._column(ColumnRef(join.detail_name, join.detail.column))
                 self._unknown[join.detail_name] = (key, join.unknown_member)
         self.from_clause = joined
+        self._tables = tables
         self.string_refs: set[str] = set()
+
+    def from_clause_for(self, refs: set[str], measures: tuple[Measure, ...] = ()) -> sa.FromClause:
+        """The FROM clause with only the joins a statement needs.
+
+        A left join to a dimension table keyed by its join column neither adds nor drops fact rows,
+        so joins nobody reads are left out; inner and right joins filter rows and are always kept.
+        """
+        needed = {self.cube.physical(ref).table for ref in refs}
+        for measure in measures:
+            needed |= self._measure_tables(measure)
+        for join in reversed(self.cube.joins):
+            if join.detail_name in needed or join.method != "master":
+                needed.add(join.master.table)
+                needed.add(join.detail_name)
+        joined: sa.FromClause = self.sources[self.cube.fact]
+        for join in self.cube.joins:
+            if join.detail_name not in needed:
+                continue
+            source = self.sources[join.detail_name]
+            on = self._column(join.master) == self._column(ColumnRef(join.detail_name, join.detail.column))
+            if join.method == "match":
+                joined = joined.join(source, on)
+            elif join.method == "master":
+                joined = joined.outerjoin(source, on)
+            else:
+                joined = source.outerjoin(joined, on)
+        return joined
+
+    def _measure_tables(self, measure: Measure) -> set[str]:
+        names = set(measure.expression.names()) if measure.expression is not None else set()
+        if measure.column is not None:
+            names.add(measure.column)
+        tables = set()
+        for name in names:
+            if "." in name:
+                tables.add(name.split(".", 1)[0])
+            else:
+                tables.add(self.cube.physical(name).table)
+        return tables
 
     def _column(self, ref: ColumnRef) -> sa.ColumnElement[Any]:
         source = self.sources.get(ref.table)
