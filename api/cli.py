@@ -125,8 +125,10 @@ def _generate(args: argparse.Namespace) -> int:
     from cube_server.telecom import generate_telecom
 
     summary = generate_telecom(args.out, args.rows, args.seed, progress=_progress)
-    print(f"wrote {summary.rows:,} rows ({summary.customers:,} customers, {summary.orphan_rows:,} with orphan keys) "
-          f"to {args.out} in {summary.elapsed_s:.1f} s")  # fmt: skip
+    print(
+        f"wrote {summary.rows:,} rows ({summary.customers:,} customers, {summary.orphan_rows:,} with orphan keys) "
+        f"to {args.out} in {summary.elapsed_s:.1f} s"
+    )
     return 0
 
 
@@ -147,8 +149,15 @@ def _validate(args: argparse.Namespace) -> int:
 def _engine_query(args: argparse.Namespace) -> tuple[Any, Query]:
     project = _prepare(args.project)
     engine = open_engine(project, settings_from_env())
-    query = Query(args.cube, cuts_of(args.cut), drilldown_of(args.drilldown), names_of(args.measures),
-                  order_of(args.order), args.limit, args.offset)  # fmt: skip
+    query = Query(
+        args.cube,
+        cuts_of(args.cut),
+        drilldown_of(args.drilldown),
+        names_of(args.measures),
+        order_of(args.order),
+        args.limit,
+        args.offset,
+    )
     return engine, query
 
 
@@ -160,8 +169,10 @@ def _query(args: argparse.Namespace) -> int:
     if not result.cells:
         names = list(result.summary)
     print(_table(names, [[row.get(name) for name in names] for row in rows]))
-    print(f"({result.total_cell_count if result.total_cell_count is not None else 1} cell(s), "
-          f"{result.meta.elapsed_ms:.1f} ms, source {result.meta.source})")  # fmt: skip
+    print(
+        f"({result.total_cell_count if result.total_cell_count is not None else 1} cell(s), "
+        f"{result.meta.elapsed_ms:.1f} ms, source {result.meta.source})"
+    )
     return 0
 
 

@@ -14,7 +14,9 @@ def get_engine(request: Request) -> CubeEngine:
     engine = getattr(request.app.state, "engine", None)
     if engine is None:
         failure = getattr(request.app.state, "load_error", None)
-        message = "the server failed to load its project; see the server log" if failure else "the server is still loading"
+        message = (
+            "the server failed to load its project; see the server log" if failure else "the server is still loading"
+        )
         raise ServiceNotReadyError(message)
     return engine  # type: ignore[no-any-return]
 

@@ -60,8 +60,9 @@ def json_response(body: Any, meta: Meta | None = None) -> Response:
     return Response(dumps(body), media_type="application/json", headers=meta_headers(meta) if meta else None)
 
 
-def table_response(fmt: str, columns: list[Column], rows: list[dict[str, Any]], meta: Meta, name: str,
-                   extra_headers: dict[str, Any]) -> Response:  # fmt: skip
+def table_response(
+    fmt: str, columns: list[Column], rows: list[dict[str, Any]], meta: Meta, name: str, extra_headers: dict[str, Any]
+) -> Response:
     headers = meta_headers(meta) | {"X-Cube-Meta": header_json(meta.to_dict())}
     headers |= {f"X-Cube-{key}": header_json(value) for key, value in extra_headers.items()}
     if fmt == "csv":
@@ -96,8 +97,14 @@ def _arrow(columns: list[Column], rows: list[dict[str, Any]]) -> bytes:
 
 # ---- per result type -------------------------------------------------------------------------
 def cells_body(result: CellSet) -> dict[str, Any]:
-    return {"summary": result.summary, "cells": result.cells, "total_cell_count": result.total_cell_count,
-            "levels": result.levels, "measures": result.measures, "meta": result.meta.to_dict()}  # fmt: skip
+    return {
+        "summary": result.summary,
+        "cells": result.cells,
+        "total_cell_count": result.total_cell_count,
+        "levels": result.levels,
+        "measures": result.measures,
+        "meta": result.meta.to_dict(),
+    }
 
 
 def render_cells(fmt: str, result: CellSet) -> Response:
@@ -109,12 +116,19 @@ def render_cells(fmt: str, result: CellSet) -> Response:
 
 def pivot_body(result: PivotTable) -> dict[str, Any]:
     return {
-        "row_levels": result.row_levels, "column_levels": result.column_levels,
-        "row_headers": result.row_headers, "row_header_labels": result.row_header_labels,
-        "column_headers": result.column_headers, "column_header_labels": result.column_header_labels,
-        "measures": result.measures, "values": result.values, "row_totals": result.row_totals,
-        "column_totals": result.column_totals, "grand_total": result.grand_total, "meta": result.meta.to_dict(),
-    }  # fmt: skip
+        "row_levels": result.row_levels,
+        "column_levels": result.column_levels,
+        "row_headers": result.row_headers,
+        "row_header_labels": result.row_header_labels,
+        "column_headers": result.column_headers,
+        "column_header_labels": result.column_header_labels,
+        "measures": result.measures,
+        "values": result.values,
+        "row_totals": result.row_totals,
+        "column_totals": result.column_totals,
+        "grand_total": result.grand_total,
+        "meta": result.meta.to_dict(),
+    }
 
 
 def render_pivot(fmt: str, result: PivotTable) -> Response:
@@ -150,15 +164,25 @@ def render_pivot(fmt: str, result: PivotTable) -> Response:
 
 def render_rows(fmt: str, result: Rows, name: str) -> Response:
     if fmt == "json":
-        body = {"columns": [c.name for c in result.columns], "rows": result.rows, "total_count": result.total_count,
-                "meta": result.meta.to_dict()}  # fmt: skip
+        body = {
+            "columns": [c.name for c in result.columns],
+            "rows": result.rows,
+            "total_count": result.total_count,
+            "meta": result.meta.to_dict(),
+        }
         return json_response(body, result.meta)
     return table_response(fmt, result.columns, result.rows, result.meta, name, {"Total-Count": result.total_count})
 
 
 def explain_body(explanation: Explanation) -> dict[str, Any]:
     return {
-        "operation": explanation.operation, "cube": explanation.cube, "source": explanation.source,
-        "grain": explanation.grain, "measures": explanation.measures, "version": explanation.version,
-        "statements": [{"name": s.name, "sql": s.sql, "parameters": list(s.parameters)} for s in explanation.statements],
-    }  # fmt: skip
+        "operation": explanation.operation,
+        "cube": explanation.cube,
+        "source": explanation.source,
+        "grain": explanation.grain,
+        "measures": explanation.measures,
+        "version": explanation.version,
+        "statements": [
+            {"name": s.name, "sql": s.sql, "parameters": list(s.parameters)} for s in explanation.statements
+        ],
+    }

@@ -38,14 +38,23 @@ STATUS_BY_ERROR: dict[type[BaseException], int] = {
 }
 
 ERROR_CODES_BY_STATUS = {
-    400: ["unknown_dimension", "unknown_level", "unknown_hierarchy", "unknown_measure", "unknown_attribute",
-          "invalid_cut", "invalid_drilldown", "invalid_parameter", "result_too_large"],
+    400: [
+        "unknown_dimension",
+        "unknown_level",
+        "unknown_hierarchy",
+        "unknown_measure",
+        "unknown_attribute",
+        "invalid_cut",
+        "invalid_drilldown",
+        "invalid_parameter",
+        "result_too_large",
+    ],
     404: ["cube_not_found", "not_found"],
     405: ["method_not_allowed"],
     500: ["internal_error"],
     503: ["not_ready"],
     504: ["query_timeout"],
-}  # fmt: skip
+}
 
 
 def status_for(error: BaseException) -> int:

@@ -58,9 +58,15 @@ def order_of(values: str | list[str] | None) -> tuple[OrderItem, ...]:
     return tuple(items)
 
 
-def cell_query(cube: str, cut: Iterable[str] | str | None, drilldown: Iterable[str] | str | None,
-               measures: Iterable[str] | str | None, order: Iterable[str] | str | None,
-               limit: int | None, offset: int) -> Query:  # fmt: skip
+def cell_query(
+    cube: str,
+    cut: Iterable[str] | str | None,
+    drilldown: Iterable[str] | str | None,
+    measures: Iterable[str] | str | None,
+    order: Iterable[str] | str | None,
+    limit: int | None,
+    offset: int,
+) -> Query:
     return Query(
         cube=cube,
         cuts=cuts_of(_list(cut)),
@@ -79,11 +85,15 @@ def _list(value: Iterable[str] | str | None) -> list[str] | str | None:
 
 
 def pivot_query(cube: str, body: QueryBody) -> PivotQuery:
-    return PivotQuery(cube, levels_of(body.rows), levels_of(body.columns), cuts_of(body.cut), names_of(body.measures), body.totals)
+    return PivotQuery(
+        cube, levels_of(body.rows), levels_of(body.columns), cuts_of(body.cut), names_of(body.measures), body.totals
+    )
 
 
 def members_query(cube: str, dimension: str, body: QueryBody) -> MembersQuery:
-    return MembersQuery(cube, dimension, body.level, body.hierarchy, cuts_of(body.cut), body.search, body.limit, body.offset)
+    return MembersQuery(
+        cube, dimension, body.level, body.hierarchy, cuts_of(body.cut), body.search, body.limit, body.offset
+    )
 
 
 def facts_query(cube: str, body: QueryBody) -> FactsQuery:

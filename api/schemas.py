@@ -23,14 +23,20 @@ class ErrorEnvelope(BaseModel):
 
 class _Params(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-    format: Format | None = Field(None, description="json (default), csv or arrow; or send Accept: application/vnd.apache.arrow.stream")
+    format: Format | None = Field(
+        None, description="json (default), csv or arrow; or send Accept: application/vnd.apache.arrow.stream"
+    )
 
 
 class CellParams(_Params):
     cut: list[str] = Field([], max_length=64, description="cut string(s), e.g. time:2025,3|geography:domestic")
-    drilldown: list[str] = Field([], max_length=64, description="levels to group by, e.g. time:month|geography:province")
+    drilldown: list[str] = Field(
+        [], max_length=64, description="levels to group by, e.g. time:month|geography:province"
+    )
     measures: list[str] = Field([], max_length=64, description="comma-separated measure names (default: all)")
-    order: list[str] = Field([], max_length=64, description="comma-separated ref[:asc|desc]; ref = measure, dim.level or dim.level.label")
+    order: list[str] = Field(
+        [], max_length=64, description="comma-separated ref[:asc|desc]; ref = measure, dim.level or dim.level.label"
+    )
     limit: int | None = Field(None, ge=0, description="page size of cells (default: all cells, up to max_cells)")
     offset: int = Field(0, ge=0)
 

@@ -8,6 +8,20 @@ from cube_models.load import load_model, model_from_dict, validate_model
 from cube_models.measure import AggFunc, FactColumn, Measure
 
 __all__ = [
-    "AggFunc", "Attribute", "ColumnRef", "Cube", "Dimension", "FactColumn", "Hierarchy", "Issue", "Join",
-    "Level", "Measure", "ModelCatalog", "ModelError", "load_model", "model_from_dict", "validate_model",
-]  # fmt: skip
+    "AggFunc",
+    "Attribute",
+    "ColumnRef",
+    "Cube",
+    "Dimension",
+    "FactColumn",
+    "Hierarchy",
+    "Issue",
+    "Join",
+    "Level",
+    "Measure",
+    "ModelCatalog",
+    "ModelError",
+    "load_model",
+    "model_from_dict",
+    "validate_model",
+]

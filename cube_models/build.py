@@ -16,9 +16,20 @@ from cube_models.expression import Expr, ExpressionSyntaxError, parse_expression
 from cube_models.measure import AggFunc, FactColumn, Measure
 
 TIME_ROLES = {
-    "year", "quarter", "month", "day", "hour", "minute", "second",
-    "week", "weeknum", "dow", "isoyear", "isoweek", "isoweekday",
-}  # fmt: skip
+    "year",
+    "quarter",
+    "month",
+    "day",
+    "hour",
+    "minute",
+    "second",
+    "week",
+    "weeknum",
+    "dow",
+    "isoyear",
+    "isoweek",
+    "isoweekday",
+}
 DEFAULT_LABELS = {
     AggFunc.SUM: "Sum of {}",
     AggFunc.COUNT: "Record Count",
@@ -162,7 +173,11 @@ class _Builder:
         if not isinstance(label_attribute, str):
             label_attribute = names[1] if len(names) > 1 else None
         order_attribute = raw.get("order_attribute") if isinstance(raw.get("order_attribute"), str) else key
-        for field_name, value in (("key", key), ("label_attribute", label_attribute), ("order_attribute", order_attribute)):
+        for field_name, value in (
+            ("key", key),
+            ("label_attribute", label_attribute),
+            ("order_attribute", order_attribute),
+        ):
             if value is not None and value not in names:
                 self.issue(f"{path}.{field_name}", f"level {name!r} has no attribute {value!r}")
         level_role = raw.get("role") if isinstance(raw.get("role"), str) else None
@@ -215,7 +230,10 @@ class _Builder:
         for level in levels:
             for attribute in level.attributes:
                 if attribute.name in seen and seen[attribute.name] != level.name:
-                    self.issue(path, f"attribute {attribute.name!r} appears in levels {seen[attribute.name]!r} and {level.name!r}")
+                    self.issue(
+                        path,
+                        f"attribute {attribute.name!r} appears in levels {seen[attribute.name]!r} and {level.name!r}",
+                    )
                 seen.setdefault(attribute.name, level.name)
 
     # ---- cubes -------------------------------------------------------------------------------
@@ -323,7 +341,9 @@ class _Builder:
         return columns
 
     def measures(self, raw: dict[str, Any], path: str, columns: list[FactColumn]) -> list[Measure]:
-        items: list[tuple[str, Any]] = [(f"{path}.aggregates[{i}]", a) for i, a in enumerate(_list(raw.get("aggregates")))]
+        items: list[tuple[str, Any]] = [
+            (f"{path}.aggregates[{i}]", a) for i, a in enumerate(_list(raw.get("aggregates")))
+        ]
         if raw.get("implicit_aggregates"):
             items += self._implicit(raw, path, {name for _, a in items for name in [_name_of(a)] if name})
         if not items and not columns:
@@ -375,11 +395,16 @@ class _Builder:
             self.issue(path, "an aggregate has either measure or expression, not both")
         if formula is None and function is None and raw.get("formula") is None:
             if raw.get("expression") is not None:
-                self.issue(f"{path}.expression", "an expression needs a function; use formula for calculations over other aggregates")
+                self.issue(
+                    f"{path}.expression",
+                    "an expression needs a function; use formula for calculations over other aggregates",
+                )
             elif column is None:
                 self.issue(path, "an aggregate needs a function, or a formula")
             else:
-                self.issue(f"{path}.function", "an aggregate without function (identity) is not supported; give a function")
+                self.issue(
+                    f"{path}.function", "an aggregate without function (identity) is not supported; give a function"
+                )
         if function is not None and function.needs_input and column is None and expression is None:
             self.issue(path, f"function {function.value!r} needs a measure or an expression")
         if column is not None and column in columns and columns[column].expression is not None:
@@ -459,7 +484,10 @@ class _Builder:
         reachable = {fact}
         for index, join in enumerate(result):
             if join.master.table not in reachable:
-                self.issue(f"{path}.joins[{index}].master", f"table {join.master.table!r} is not the fact table or an earlier join")
+                self.issue(
+                    f"{path}.joins[{index}].master",
+                    f"table {join.master.table!r} is not the fact table or an earlier join",
+                )
             if join.detail_name in reachable:
                 self.issue(f"{path}.joins[{index}]", f"table {join.detail_name!r} joined twice; give an alias")
             reachable.add(join.detail_name)
@@ -480,7 +508,10 @@ class _Builder:
             except Exception:  # noqa: BLE001 - a bad reference was already reported above
                 continue
             if column.table not in tables:
-                self.issue(f"{path}.mappings.{ref}", f"{ref!r} maps to table {column.table!r}, which is neither the fact table nor joined")
+                self.issue(
+                    f"{path}.mappings.{ref}",
+                    f"{ref!r} maps to table {column.table!r}, which is neither the fact table nor joined",
+                )
 
     def _expression(self, text: Any, path: str) -> Expr | None:
         if text is None:

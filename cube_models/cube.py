@@ -10,9 +10,20 @@ from cube_models.errors import AttributeNotFoundError, DimensionNotFoundError, M
 from cube_models.measure import FactColumn, Measure
 
 EXTRACT_UNITS = (
-    "year", "quarter", "month", "day", "hour", "minute", "second",
-    "isoyear", "isoweek", "week", "dow", "isodow", "doy",
-)  # fmt: skip
+    "year",
+    "quarter",
+    "month",
+    "day",
+    "hour",
+    "minute",
+    "second",
+    "isoyear",
+    "isoweek",
+    "week",
+    "dow",
+    "isodow",
+    "doy",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +74,7 @@ class Cube:
         for dimension in self.dimensions:
             if dimension.name == name:
                 return dimension
-        raise DimensionNotFoundError(
-            f"cube {self.name!r} has no dimension {name!r}", cube=self.name, dimension=name
-        )
+        raise DimensionNotFoundError(f"cube {self.name!r} has no dimension {name!r}", cube=self.name, dimension=name)
 
     def measure(self, name: str) -> Measure:
         for measure in self.measures:

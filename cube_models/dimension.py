@@ -88,9 +88,7 @@ class Dimension:
         for level in self.levels:
             if level.name == name:
                 return level
-        raise LevelNotFoundError(
-            f"dimension {self.name!r} has no level {name!r}", dimension=self.name, level=name
-        )
+        raise LevelNotFoundError(f"dimension {self.name!r} has no level {name!r}", dimension=self.name, level=name)
 
     def hierarchy(self, name: str | None = None) -> Hierarchy:
         wanted = name or self.default_hierarchy_name

@@ -154,9 +154,7 @@ AGGREGATE = {
                 "format": TEXT,
                 "order": ORDER,
                 "missing_value": {},
-                "function": {
-                    "enum": ["sum", "count", "count_nonempty", "count_distinct", "min", "max", "avg"]
-                },
+                "function": {"enum": ["sum", "count", "count_nonempty", "count_distinct", "min", "max", "avg"]},
                 "measure": NAME,
                 "expression": TEXT,
                 "formula": TEXT,

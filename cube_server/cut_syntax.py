@@ -152,7 +152,9 @@ def parse_drilldown(text: str | None) -> tuple[DrilldownItem, ...]:
     for piece in text.split("|"):
         match = _DRILLDOWN.fullmatch(piece.strip())
         if match is None:
-            raise DrilldownError(f"wrong drilldown item {piece!r}: expected dimension[@hierarchy][:level]", drilldown=piece)
+            raise DrilldownError(
+                f"wrong drilldown item {piece!r}: expected dimension[@hierarchy][:level]", drilldown=piece
+            )
         items.append(DrilldownItem(match.group(1), match.group(2), match.group(3)))
     return tuple(items)
 

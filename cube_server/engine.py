@@ -17,8 +17,8 @@ from cube_models import Cube, ModelCatalog
 from cube_server.backend import DuckDBBackend, compile_statement
 from cube_server.cut_syntax import format_cuts, format_drilldown
 from cube_server.errors import DrilldownError, InvalidParameterError, ResultTooLargeError
-from cube_server.plan import CellQuery, Plan, summary_from
 from cube_server.pivot import shape_pivot
+from cube_server.plan import CellQuery, Plan, summary_from
 from cube_server.query import DrilldownItem, FactsQuery, MembersQuery, PivotQuery, PointCut, Query
 from cube_server.render import CutRenderer
 from cube_server.resolve import (
@@ -101,7 +101,9 @@ class CubeEngine:
         for name, statement in plan.statements.items():
             compiled = compile_statement(statement)
             statements.append(StatementText(name, compiled.sql, compiled.parameters))
-        return Explanation(plan.operation, plan.cube.name, plan.source, plan.grain, plan.measures, statements, self.version)
+        return Explanation(
+            plan.operation, plan.cube.name, plan.source, plan.grain, plan.measures, statements, self.version
+        )
 
     # ---- query transformations -----------------------------------------------------------------
     def drilldown_query(self, query: Query, dimension_name: str, depth: int) -> Query:
@@ -110,8 +112,14 @@ class CubeEngine:
         cube = self.cube(query.cube)
         dimension = cube.dimension(dimension_name)
         bound = bind_cuts(cube, query.cuts)
-        hierarchy = next((b.hierarchy for b in bound if b.dimension.name == dimension.name
-                          and isinstance(b.cut, PointCut) and not b.cut.invert), dimension.hierarchy())  # fmt: skip
+        hierarchy = next(
+            (
+                b.hierarchy
+                for b in bound
+                if b.dimension.name == dimension.name and isinstance(b.cut, PointCut) and not b.cut.invert
+            ),
+            dimension.hierarchy(),
+        )
         target = point_depth(bound, dimension.name, hierarchy.name) + depth
         if target > len(hierarchy.levels):
             raise DrilldownError(
@@ -130,7 +138,11 @@ class CubeEngine:
         dimension = cube.dimension(dimension_name)
         bound_cuts = bind_cuts(cube, query.cuts)
         drilled = bind_drilldown(cube, query.drilldown, bound_cuts)
-        origin = {"dimension": dimension.name, "cut": format_cuts(query.cuts), "drilldown": format_drilldown(query.drilldown)}
+        origin = {
+            "dimension": dimension.name,
+            "cut": format_cuts(query.cuts),
+            "drilldown": format_drilldown(query.drilldown),
+        }
         for drill in drilled:
             if drill.dimension.name == dimension.name:
                 depth = len(drill.levels) - steps
@@ -156,9 +168,7 @@ class CubeEngine:
 
     def _check_page(self, limit: int | None, offset: int) -> None:
         if limit is not None and not 0 <= limit <= self.settings.max_page_size:
-            raise InvalidParameterError(
-                f"limit must be between 0 and {self.settings.max_page_size}", limit=limit
-            )
+            raise InvalidParameterError(f"limit must be between 0 and {self.settings.max_page_size}", limit=limit)
         if offset < 0:
             raise InvalidParameterError("offset cannot be negative", offset=offset)
 
@@ -177,12 +187,17 @@ class CubeEngine:
             statements["count"] = cell.count()
             statements["cells"] = cell.cells(order, query.limit, query.offset)
             if query.limit is None:
-                guards.append(("count", self.settings.max_cells,
-                               "more than {limit} cells; add a limit or cut the cube further"))  # fmt: skip
+                guards.append(
+                    ("count", self.settings.max_cells, "more than {limit} cells; add a limit or cut the cube further")
+                )
 
         def shape(tables: dict[str, pa.Table]) -> CellSet:
             cells_table = tables.get("cells")
-            columns = cell.output_columns(cells_table) if cells_table is not None else cell.measure_output_columns(tables["summary"])
+            columns = (
+                cell.output_columns(cells_table)
+                if cells_table is not None
+                else cell.measure_output_columns(tables["summary"])
+            )
             return CellSet(
                 columns=columns,
                 cells=cell.shape_cells(cells_table) if cells_table is not None else [],
@@ -210,15 +225,39 @@ class CubeEngine:
         grid = CellQuery(star, renderer, bound_cuts, rows + columns, measures, base)
         by_row = CellQuery(star, renderer, bound_cuts, rows, measures, base)
         by_column = CellQuery(star, renderer, bound_cuts, columns, measures, base)
-        statements = {"row_totals": by_row.cells((), None, 0), "column_totals": by_column.cells((), None, 0),
-                      "cells": grid.cells((), None, 0), "grand_total": grid.summary()}  # fmt: skip
-        guards = [("row_totals", self.settings.max_cells, "more than {limit} rows"),
-                  ("column_totals", self.settings.max_cells, "more than {limit} columns")]  # fmt: skip
-        def shape(tables: dict[str, pa.Table]) -> PivotTable:
-            return shape_pivot(tables, grid, by_row, by_column, rows, columns, query.totals, self.settings.max_cells,
-                               Meta(cube.name, "facts", self.version))  # fmt: skip
+        statements = {
+            "row_totals": by_row.cells((), None, 0),
+            "column_totals": by_column.cells((), None, 0),
+            "cells": grid.cells((), None, 0),
+            "grand_total": grid.summary(),
+        }
+        guards = [
+            ("row_totals", self.settings.max_cells, "more than {limit} rows"),
+            ("column_totals", self.settings.max_cells, "more than {limit} columns"),
+        ]
 
-        return Plan("pivot", cube, _grain(rows + columns, bound_cuts), [m.name for m in measures], statements, shape, guards=guards)
+        def shape(tables: dict[str, pa.Table]) -> PivotTable:
+            return shape_pivot(
+                tables,
+                grid,
+                by_row,
+                by_column,
+                rows,
+                columns,
+                query.totals,
+                self.settings.max_cells,
+                Meta(cube.name, "facts", self.version),
+            )
+
+        return Plan(
+            "pivot",
+            cube,
+            _grain(rows + columns, bound_cuts),
+            [m.name for m in measures],
+            statements,
+            shape,
+            guards=guards,
+        )
 
     def plan_members(self, query: MembersQuery) -> Plan:
         limit = self.settings.default_page_size if query.limit is None else query.limit

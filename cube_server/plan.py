@@ -161,7 +161,9 @@ class CellQuery:
         result: dict[str, Any] = {}
         for measure in self.measures:
             if measure.formula is not None:
-                result[measure.name] = evaluate(measure.formula, _with_nested(self.star.cube, base_values, measure), measure.scale)
+                result[measure.name] = evaluate(
+                    measure.formula, _with_nested(self.star.cube, base_values, measure), measure.scale
+                )
             else:
                 result[measure.name] = base_values[measure.name]
         return result

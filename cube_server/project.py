@@ -78,8 +78,12 @@ def load_project(root: Path) -> Project:
         raise ProjectError(f"cannot read {config_path}: {exc}") from exc
     model = config.get("model")
     tables = config.get("tables")
-    if not isinstance(model, str) or not isinstance(tables, dict) or not all(isinstance(v, str) for v in tables.values()):
-        raise ProjectError(f"{config_path}: needs model = \"file\" and a [tables] section of name = \"path\"")
+    if (
+        not isinstance(model, str)
+        or not isinstance(tables, dict)
+        or not all(isinstance(v, str) for v in tables.values())
+    ):
+        raise ProjectError(f'{config_path}: needs model = "file" and a [tables] section of name = "path"')
     return Project(root.resolve(), (root / model).resolve(), dict(tables), _data_spec(root, config.get("data")))
 
 

@@ -168,7 +168,9 @@ class InnerSelect:
         return statement.subquery("cell")
 
 
-def measure_columns(inner: sa.Subquery, labels: dict[str, str], measures: tuple[Measure, ...]) -> list[sa.ColumnElement[Any]]:
+def measure_columns(
+    inner: sa.Subquery, labels: dict[str, str], measures: tuple[Measure, ...]
+) -> list[sa.ColumnElement[Any]]:
     columns = []
     for index, measure in enumerate(measures):
         assert measure.function is not None

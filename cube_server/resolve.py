@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from cube_models import Cube, Dimension, Hierarchy, Level, Measure
 from cube_server.errors import CutSyntaxError, DrilldownError, InvalidParameterError
-from cube_server.query import Cut, DrilldownItem, OrderItem, PointCut, RangeCut, SetCut
+from cube_server.query import Cut, DrilldownItem, OrderItem, PointCut, SetCut
 
 
 @dataclass(frozen=True, slots=True)

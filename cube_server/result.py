@@ -26,8 +26,13 @@ class Meta:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "elapsed_ms": round(self.elapsed_ms, 3), "cube": self.cube,
-                "version": self.version, **self.extra}  # fmt: skip
+        return {
+            "source": self.source,
+            "elapsed_ms": round(self.elapsed_ms, 3),
+            "cube": self.cube,
+            "version": self.version,
+            **self.extra,
+        }
 
 
 @dataclass(slots=True)

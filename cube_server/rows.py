@@ -72,8 +72,12 @@ def members_plan(star: Star, renderer: CutRenderer, query: MembersQuery, limit: 
         table = tables["members"]
         out_columns = [Column(name, "attribute", table.schema.field(f"a{i}").type) for i, (name, _) in enumerate(refs)]
         rows = [{name: row[f"a{i}"] for i, (name, _) in enumerate(refs)} for row in table.to_pylist()]
-        meta = Meta(cube.name, "facts", version, extra={"dimension": dimension.name, "hierarchy": hierarchy.name,
-                                                         "level": target.name})  # fmt: skip
+        meta = Meta(
+            cube.name,
+            "facts",
+            version,
+            extra={"dimension": dimension.name, "hierarchy": hierarchy.name, "level": target.name},
+        )
         return Rows(out_columns, rows, int(tables["count"].column(0)[0].as_py()), meta)
 
     return Plan("members", cube, [level.ref for level in levels], [], {"count": count, "members": page}, shape)

@@ -13,7 +13,9 @@ def _setting(default: Any, description: str) -> Any:
 @dataclass(frozen=True, slots=True)
 class Settings:
     query_timeout_ms: int = _setting(30_000, "Interrupt a query that runs longer than this (answered with 504).")
-    max_cells: int = _setting(100_000, "Most cells an unpaged aggregate or pivot may return (else 400 result_too_large).")
+    max_cells: int = _setting(
+        100_000, "Most cells an unpaged aggregate or pivot may return (else 400 result_too_large)."
+    )
     default_page_size: int = _setting(100, "Page size of members and facts when no limit is given.")
     max_page_size: int = _setting(10_000, "Largest limit a caller may ask for.")
     duckdb_threads: int = _setting(0, "DuckDB worker threads (0 = DuckDB's default, one per core).")

@@ -144,7 +144,9 @@ class Star:
     def render(self, expr: Expr, resolve_name: Any) -> sa.ColumnElement[Any]:
         """Render a model expression with ``resolve_name(name) -> column`` for its names."""
         if isinstance(expr, Literal):
-            return sa.literal(expr.value) if not isinstance(expr.value, Decimal) else sa.literal(expr.value, sa.Numeric())
+            return (
+                sa.literal(expr.value) if not isinstance(expr.value, Decimal) else sa.literal(expr.value, sa.Numeric())
+            )
         if isinstance(expr, Name):
             return resolve_name(expr.name)  # type: ignore[no-any-return]
         if isinstance(expr, Unary):

@@ -23,7 +23,7 @@ def cuts() -> st.SearchStrategy[Cut]:
     common = {"dimension": identifiers, "hierarchy": st.none() | identifiers, "invert": st.booleans()}
     point = st.builds(PointCut, path=paths, **common)
     sets = st.builds(SetCut, paths=st.lists(paths, min_size=2, max_size=4).map(tuple), **common)
-    ranges = st.builds(
-        RangeCut, from_path=st.none() | range_paths, to_path=st.none() | range_paths, **common
-    ).filter(lambda cut: cut.from_path is not None or cut.to_path is not None)
+    ranges = st.builds(RangeCut, from_path=st.none() | range_paths, to_path=st.none() | range_paths, **common).filter(
+        lambda cut: cut.from_path is not None or cut.to_path is not None
+    )
     return st.one_of(point, sets, ranges)

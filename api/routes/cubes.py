@@ -19,8 +19,11 @@ def list_cubes(engine: EngineDep) -> Response:
     return json_response([cube_summary(cube) for cube in engine.catalog.cubes])
 
 
-@router.get("/cubes/{cube}", summary="A cube's model: dimensions, hierarchies, levels, attributes, measures",
-            responses=error_responses(404, 503))  # fmt: skip
+@router.get(
+    "/cubes/{cube}",
+    summary="A cube's model: dimensions, hierarchies, levels, attributes, measures",
+    responses=error_responses(404, 503),
+)
 def get_cube(cube: str, engine: EngineDep) -> Response:
     model = engine.cube(cube)
     return json_response(cube_model(model, engine.attribute_types(model.name)))

@@ -22,7 +22,13 @@ def ready(request: Request) -> Any:
     engine = getattr(request.app.state, "engine", None)
     if engine is None:
         failed = getattr(request.app.state, "load_error", None) is not None
-        body = {"error": {"code": "not_ready", "message": "failed to load" if failed else "loading",
-                          "details": {}, "request_id": getattr(request.state, "request_id", "")}}  # fmt: skip
+        body = {
+            "error": {
+                "code": "not_ready",
+                "message": "failed to load" if failed else "loading",
+                "details": {},
+                "request_id": getattr(request.state, "request_id", ""),
+            }
+        }
         return JSONResponse(body, status_code=503)
     return {"status": "ready", "version": engine.version, "cubes": list(engine.catalog.cube_names)}

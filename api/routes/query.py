@@ -42,7 +42,9 @@ def _responses(model: Any) -> dict[int | str, dict[str, Any]]:
     return {200: {"model": model, "content": TABLE_TYPES}, **ERRORS}
 
 
-def dispatch(engine: CubeEngine, cube: str, body: QueryBody, request: Request, dimension: str | None = None) -> Response:
+def dispatch(
+    engine: CubeEngine, cube: str, body: QueryBody, request: Request, dimension: str | None = None
+) -> Response:
     fmt = encoding.choose_format(request, body.format)
     operation = body.operation
     dimension = dimension or body.dimension
@@ -87,22 +89,30 @@ def _body(operation: str, params: Any, **extra: Any) -> QueryBody:
     return QueryBody(operation=operation, **params.model_dump(), **extra)  # type: ignore[arg-type]
 
 
-@router.get("/aggregate", summary="Aggregate measures over a cell, optionally drilled down", responses=_responses(CellsResponse))
+@router.get(
+    "/aggregate", summary="Aggregate measures over a cell, optionally drilled down", responses=_responses(CellsResponse)
+)
 def aggregate(cube: str, params: Annotated[CellParams, Query()], engine: EngineDep, request: Request) -> Response:
     return dispatch(engine, cube, _body("aggregate", params), request)
 
 
-@router.get("/drilldown", summary="Children of the member the cut fixes on a dimension", responses=_responses(CellsResponse))
+@router.get(
+    "/drilldown", summary="Children of the member the cut fixes on a dimension", responses=_responses(CellsResponse)
+)
 def drilldown(cube: str, params: Annotated[DrilldownParams, Query()], engine: EngineDep, request: Request) -> Response:
     return dispatch(engine, cube, _body("drilldown", params), request)
 
 
-@router.get("/rollup", summary="The same question some levels coarser on a dimension", responses=_responses(CellsResponse))
+@router.get(
+    "/rollup", summary="The same question some levels coarser on a dimension", responses=_responses(CellsResponse)
+)
 def rollup(cube: str, params: Annotated[RollupParams, Query()], engine: EngineDep, request: Request) -> Response:
     return dispatch(engine, cube, _body("rollup", params), request)
 
 
-@router.get("/slice", summary="The sub-cube given by the cuts (a dice when several)", responses=_responses(CellsResponse))
+@router.get(
+    "/slice", summary="The sub-cube given by the cuts (a dice when several)", responses=_responses(CellsResponse)
+)
 def slice_(cube: str, params: Annotated[CellParams, Query()], engine: EngineDep, request: Request) -> Response:
     return dispatch(engine, cube, _body("slice", params), request)
 
@@ -112,9 +122,12 @@ def pivot(cube: str, params: Annotated[PivotParams, Query()], engine: EngineDep,
     return dispatch(engine, cube, _body("pivot", params), request)
 
 
-@router.get("/members/{dimension}", summary="Members of a level, with labels, paginated", responses=_responses(RowsResponse))
-def members(cube: str, dimension: str, params: Annotated[MembersParams, Query()], engine: EngineDep,
-            request: Request) -> Response:  # fmt: skip
+@router.get(
+    "/members/{dimension}", summary="Members of a level, with labels, paginated", responses=_responses(RowsResponse)
+)
+def members(
+    cube: str, dimension: str, params: Annotated[MembersParams, Query()], engine: EngineDep, request: Request
+) -> Response:
     return dispatch(engine, cube, _body("members", params), request, dimension=dimension)
 
 
@@ -123,14 +136,20 @@ def facts(cube: str, params: Annotated[FactsParams, Query()], engine: EngineDep,
     return dispatch(engine, cube, _body("facts", params), request)
 
 
-@router.get("/explain", summary="The plan and SQL of any operation, without running it",
-            responses={200: {"model": ExplainResponse}, **ERRORS})  # fmt: skip
+@router.get(
+    "/explain",
+    summary="The plan and SQL of any operation, without running it",
+    responses={200: {"model": ExplainResponse}, **ERRORS},
+)
 def explain(cube: str, params: Annotated[ExplainParams, Query()], engine: EngineDep, request: Request) -> Response:
     body = QueryBody(explain=True, **params.model_dump())
     return dispatch(engine, cube, body, request)
 
 
-@router.post("/query", summary="Any operation with its parameters in a JSON body (for long queries)",
-             responses={200: {"description": "the same answer as the matching GET"}, **ERRORS})  # fmt: skip
+@router.post(
+    "/query",
+    summary="Any operation with its parameters in a JSON body (for long queries)",
+    responses={200: {"description": "the same answer as the matching GET"}, **ERRORS},
+)
 def post_query(cube: str, body: Annotated[QueryBody, Body()], engine: EngineDep, request: Request) -> Response:
     return dispatch(engine, cube, body, request)

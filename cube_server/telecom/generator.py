@@ -51,17 +51,19 @@ MAX_DECIMAL_CENTS = 10**12 - 1  # decimal128(12, 2) holds at most 9,999,999,999.
 # Parquet has no second-resolution timestamp (only ms/us/ns) and pyarrow would silently coerce
 # timestamp("s") to ms on write, so the column is declared as what is actually stored: naive
 # (Asia/Shanghai local) millisecond timestamps whose values are always whole seconds.
-FACT_SCHEMA = pa.schema([
-    ("charge_id", pa.int64()),
-    ("charged_at", pa.timestamp("ms")),
-    ("geography_code", pa.string()),
-    ("branch_code", pa.string()),
-    ("product_code", pa.string()),
-    ("customer_code", pa.string()),
-    ("channel_code", pa.string()),
-    ("revenue", DECIMAL_TYPE),
-    ("call_minutes", DECIMAL_TYPE),
-])
+FACT_SCHEMA = pa.schema(
+    [
+        ("charge_id", pa.int64()),
+        ("charged_at", pa.timestamp("ms")),
+        ("geography_code", pa.string()),
+        ("branch_code", pa.string()),
+        ("product_code", pa.string()),
+        ("customer_code", pa.string()),
+        ("channel_code", pa.string()),
+        ("revenue", DECIMAL_TYPE),
+        ("call_minutes", DECIMAL_TYPE),
+    ]
+)
 
 
 def _readonly(values: object, dtype: type) -> np.ndarray:
@@ -110,13 +112,60 @@ _CHANNEL_MIX_KEY_ACCOUNT = (0.10, 0.12, 0.08, 0.70)
 
 # Calls by hour of day: public lines have a night trough and peaks at ~10h, ~15h and ~20h;
 # key accounts follow office hours with a lunch dip.
-_HOURS_PUBLIC = (0.6, 0.35, 0.2, 0.15, 0.15, 0.2, 0.4, 0.9, 1.6, 2.4, 2.9, 2.6,
-                 2.0, 2.1, 2.6, 2.8, 2.5, 2.2, 2.2, 2.6, 2.9, 2.5, 1.8, 1.1)
-_HOURS_KEY_ACCOUNT = (0.1, 0.05, 0.03, 0.03, 0.03, 0.05, 0.15, 0.6, 2.0, 3.4, 3.8, 3.3,
-                      1.8, 2.0, 3.3, 3.6, 3.2, 2.4, 1.2, 0.7, 0.5, 0.4, 0.3, 0.2)
+_HOURS_PUBLIC = (
+    0.6,
+    0.35,
+    0.2,
+    0.15,
+    0.15,
+    0.2,
+    0.4,
+    0.9,
+    1.6,
+    2.4,
+    2.9,
+    2.6,
+    2.0,
+    2.1,
+    2.6,
+    2.8,
+    2.5,
+    2.2,
+    2.2,
+    2.6,
+    2.9,
+    2.5,
+    1.8,
+    1.1,
+)
+_HOURS_KEY_ACCOUNT = (
+    0.1,
+    0.05,
+    0.03,
+    0.03,
+    0.03,
+    0.05,
+    0.15,
+    0.6,
+    2.0,
+    3.4,
+    3.8,
+    3.3,
+    1.8,
+    2.0,
+    3.3,
+    3.6,
+    3.2,
+    2.4,
+    1.2,
+    0.7,
+    0.5,
+    0.4,
+    0.3,
+    0.2,
+)
 # Seasonality by calendar month: a post-holiday lull in Jan/Feb, a year-end peak in December.
-_MONTH_SEASON = _readonly(
-    [0.96, 0.90, 1.00, 0.99, 1.00, 1.01, 1.02, 1.02, 1.01, 0.97, 1.03, 1.12], np.float64)
+_MONTH_SEASON = _readonly([0.96, 0.90, 1.00, 0.99, 1.00, 1.01, 1.02, 1.02, 1.01, 0.97, 1.03, 1.12], np.float64)
 # Spring Festival holidays (2024-02-10 and 2025-01-29 New Year) and National Day weeks, inclusive.
 _SPRING_FESTIVALS = (("2024-02-08", "2024-02-17"), ("2025-01-27", "2025-02-04"))
 _NATIONAL_DAYS = (("2024-10-01", "2024-10-07"), ("2025-10-01", "2025-10-08"))
@@ -229,8 +278,7 @@ def _calendar() -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
     festival = _day_ranges_mask(days, _SPRING_FESTIVALS)
     national_day = _day_ranges_mask(days, _NATIONAL_DAYS)
     public = base * np.where(weekend, 0.95, 1.0) * np.where(festival, 0.6, 1.0)
-    key = (base * np.where(weekend, 0.3, 1.0) * np.where(festival, 0.3, 1.0)
-           * np.where(national_day, 0.4, 1.0))
+    key = base * np.where(weekend, 0.3, 1.0) * np.where(festival, 0.3, 1.0) * np.where(national_day, 0.4, 1.0)
     # A bill per subscription per month: monthly charges only grow with the subscriber base.
     month_weights = YEARLY_GROWTH ** (np.arange(months.size) / 12.0)
     first_day = (months.astype("datetime64[D]") - FIRST_DAY).astype(np.int64)
@@ -255,8 +303,9 @@ def _person_names() -> tuple[pa.Array, pa.Array]:
     return pa.array(zh, pa.string()), pa.array(en, pa.string())
 
 
-def _customers(rng: np.random.Generator, n_customers: int, city_weights: np.ndarray
-               ) -> tuple[pa.Table, np.ndarray, np.ndarray, int, int]:
+def _customers(
+    rng: np.random.Generator, n_customers: int, city_weights: np.ndarray
+) -> tuple[pa.Table, np.ndarray, np.ndarray, int, int]:
     """Customer dimension, activity CDF, home city per account (closed ones appended), key-account
     count and closed-account count. Key accounts come first so ``index < n_key`` identifies them."""
     n_key = max(1, round(n_customers * KEY_ACCOUNT_SHARE))
@@ -281,25 +330,36 @@ def _customers(rng: np.random.Generator, n_customers: int, city_weights: np.ndar
         key_en.append(f"{city.name_en} {brand_en} {industry_en} Co., Ltd.")
     person_zh, person_en = _person_names()
     n_second = len(ref.GIVEN_NAME_CHARS) + 1
-    person = (rng.integers(0, len(ref.SURNAMES) * len(ref.GIVEN_NAME_CHARS), n_public) * n_second
-              + np.where(rng.random(n_public) < 0.15, n_second - 1,
-                         rng.integers(0, n_second - 1, n_public)))
+    person = rng.integers(0, len(ref.SURNAMES) * len(ref.GIVEN_NAME_CHARS), n_public) * n_second + np.where(
+        rng.random(n_public) < 0.15, n_second - 1, rng.integers(0, n_second - 1, n_public)
+    )
 
     segments = pa.array(np.repeat([0, 1], [n_key, n_public]).astype(np.int32))
     seg = [ref.SEGMENT_KEY_ACCOUNT, ref.SEGMENT_PUBLIC]
     codes = pa.array(key_codes + public_codes, pa.string())
     branch_codes = pa.array([ref.city_code(p, c) for p, c in cities], pa.string())
-    table = pa.Table.from_arrays([
-        codes,
-        pc.take(pa.array([s.code for s in seg]), segments),
-        pc.take(pa.array([s.name_en for s in seg]), segments),
-        pc.take(pa.array([s.name_zh for s in seg]), segments),
-        codes,
-        pa.concat_arrays([pa.array(key_en, pa.string()), pc.take(person_en, pa.array(person))]),
-        pa.concat_arrays([pa.array(key_zh, pa.string()), pc.take(person_zh, pa.array(person))]),
-        pc.take(branch_codes, pa.array(home)),
-    ], names=["customer_code", "segment", "segment_name_en", "segment_name_zh", "customer",
-              "customer_name_en", "customer_name_zh", "home_branch_code"])
+    table = pa.Table.from_arrays(
+        [
+            codes,
+            pc.take(pa.array([s.code for s in seg]), segments),
+            pc.take(pa.array([s.name_en for s in seg]), segments),
+            pc.take(pa.array([s.name_zh for s in seg]), segments),
+            codes,
+            pa.concat_arrays([pa.array(key_en, pa.string()), pc.take(person_en, pa.array(person))]),
+            pa.concat_arrays([pa.array(key_zh, pa.string()), pc.take(person_zh, pa.array(person))]),
+            pc.take(branch_codes, pa.array(home)),
+        ],
+        names=[
+            "customer_code",
+            "segment",
+            "segment_name_en",
+            "segment_name_zh",
+            "customer",
+            "customer_name_en",
+            "customer_name_zh",
+            "home_branch_code",
+        ],
+    )
 
     activity = rng.lognormal(0.0, 1.0, n_customers)
     activity[:n_key] *= KEY_ACCOUNT_ACTIVITY
@@ -340,8 +400,7 @@ def _build_world(rng: np.random.Generator, n_customers: int) -> _World:
         geography_codes=pa.array(city_codes + [f"intl_{d.iso2}" for d in ref.DESTINATIONS], pa.string()),
         branch_codes=pa.array(city_codes, pa.string()),
         product_codes=pa.array([p.code for p in ref.PRODUCTS] + list(ref.RETIRED_PRODUCT_CODES), pa.string()),
-        customer_codes=pa.concat_arrays([customer_table.column("customer_code").combine_chunks(),
-                                         closed_codes]),
+        customer_codes=pa.concat_arrays([customer_table.column("customer_code").combine_chunks(), closed_codes]),
         channel_codes=pa.array([c.code for c in ref.CHANNELS], pa.string()),
         n_cities=len(cities),
         n_products=len(ref.PRODUCTS),
@@ -371,8 +430,9 @@ def _build_world(rng: np.random.Generator, n_customers: int) -> _World:
 # Facts
 
 
-def _charge_times(world: _World, rng: np.random.Generator, n: int, is_key: np.ndarray,
-                  monthly: np.ndarray) -> np.ndarray:
+def _charge_times(
+    world: _World, rng: np.random.Generator, n: int, is_key: np.ndarray, monthly: np.ndarray
+) -> np.ndarray:
     """Seconds since the epoch (naive local time) for usage events and 1st-of-month billing runs."""
     day = _draw_by_segment(world.day_cdf, rng.random(n), is_key)
     hour = _draw_by_segment(world.hour_cdf, rng.random(n), is_key)
@@ -387,8 +447,9 @@ def _charge_times(world: _World, rng: np.random.Generator, n: int, is_key: np.nd
     return seconds
 
 
-def _destinations(world: _World, rng: np.random.Generator, n: int, kind: np.ndarray,
-                  home: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _destinations(
+    world: _World, rng: np.random.Generator, n: int, kind: np.ndarray, home: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Geography index per row and the international destination drawn for every row."""
     other_city = _draw(world.city_cdf, rng.random(n))
     # A long-distance call goes to another city: calls drawn to the home city move to the next one.
@@ -399,14 +460,24 @@ def _destinations(world: _World, rng: np.random.Generator, n: int, kind: np.ndar
     return geography, destination
 
 
-def _amounts(world: _World, rng: np.random.Generator, n: int, product: np.ndarray, kind: np.ndarray,
-             is_key: np.ndarray, destination: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _amounts(
+    world: _World,
+    rng: np.random.Generator,
+    n: int,
+    product: np.ndarray,
+    kind: np.ndarray,
+    is_key: np.ndarray,
+    destination: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Revenue in cents and call length in hundredths of a minute (0 for monthly fees)."""
     # Calls: charge = length x per-minute rate, so minutes and revenue are correlated; lengths are
     # clamped so that the charge stays within the product's believable range.
     rate = np.where(kind == INTERNATIONAL, world.destination_rate[destination], _KIND_RATE_CENTS[kind])
-    length = (_KIND_MEDIAN_MINUTES[kind] * rng.lognormal(0.0, _CALL_LENGTH_SIGMA, n)
-              * np.where(is_key, _KEY_ACCOUNT_CALL_LENGTH, 1.0))
+    length = (
+        _KIND_MEDIAN_MINUTES[kind]
+        * rng.lognormal(0.0, _CALL_LENGTH_SIGMA, n)
+        * np.where(is_key, _KEY_ACCOUNT_CALL_LENGTH, 1.0)
+    )
     centiminutes = np.rint(length * 100.0).astype(np.int64)
     lowest = -((-_KIND_MIN_CENTS[kind] * 100) // rate)  # ceiling division
     highest = _KIND_MAX_CENTS[kind] * 100 // rate
@@ -415,8 +486,9 @@ def _amounts(world: _World, rng: np.random.Generator, n: int, product: np.ndarra
 
     segment = is_key.astype(np.int64)
     fee_cents = world.tariffs[segment, product, rng.integers(0, _TARIFF_SLOTS, n)]
-    leased = np.where(is_key, _leased_line_cents(rng, n, _LEASED_LINE_KEY_ACCOUNT),
-                      _leased_line_cents(rng, n, _LEASED_LINE_PUBLIC))
+    leased = np.where(
+        is_key, _leased_line_cents(rng, n, _LEASED_LINE_KEY_ACCOUNT), _leased_line_cents(rng, n, _LEASED_LINE_PUBLIC)
+    )
     fee_cents = np.where(product == world.leased_line_index, leased, fee_cents)
 
     is_call = kind != MONTHLY
@@ -450,24 +522,26 @@ def _fact_chunk(world: _World, rng: np.random.Generator, first_id: int, n: int) 
 
     # Time order within a chunk reads like a billing extract and compresses far better.
     order = np.argsort(seconds, kind="stable")
-    table = pa.Table.from_arrays([
-        pa.array(np.arange(first_id, first_id + n, dtype=np.int64)),
-        pa.array((seconds[order] * 1_000).view("datetime64[ms]"), pa.timestamp("ms")),
-        pc.take(world.geography_codes, pa.array(geography[order])),
-        pc.take(world.branch_codes, pa.array(home[order])),
-        pc.take(world.product_codes, pa.array(product[order])),
-        pc.take(world.customer_codes, pa.array(customer[order])),
-        pc.take(world.channel_codes, pa.array(channel[order])),
-        cents_to_decimal(cents[order]),
-        cents_to_decimal(centiminutes[order]),
-    ], schema=FACT_SCHEMA)
+    table = pa.Table.from_arrays(
+        [
+            pa.array(np.arange(first_id, first_id + n, dtype=np.int64)),
+            pa.array((seconds[order] * 1_000).view("datetime64[ms]"), pa.timestamp("ms")),
+            pc.take(world.geography_codes, pa.array(geography[order])),
+            pc.take(world.branch_codes, pa.array(home[order])),
+            pc.take(world.product_codes, pa.array(product[order])),
+            pc.take(world.customer_codes, pa.array(customer[order])),
+            pc.take(world.channel_codes, pa.array(channel[order])),
+            cents_to_decimal(cents[order]),
+            cents_to_decimal(centiminutes[order]),
+        ],
+        schema=FACT_SCHEMA,
+    )
     return table, int(np.count_nonzero(orphan_customer | orphan_product))
 
 
 def _chunk_seed(parent: np.random.SeedSequence, index: int) -> np.random.SeedSequence:
     """Equivalent to ``parent.spawn(index + 1)[index]`` without materialising earlier siblings."""
-    return np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, index),
-                                  pool_size=parent.pool_size)
+    return np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, index), pool_size=parent.pool_size)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -503,8 +577,14 @@ def _checked_int(name: str, value: object, *, minimum: int) -> int:
     return number
 
 
-def generate_telecom(out_dir: Path, rows: int, seed: int = 42, *, chunk_rows: int = 1_000_000,
-                     progress: Callable[[int, int], None] | None = None) -> GenerationSummary:
+def generate_telecom(
+    out_dir: Path,
+    rows: int,
+    seed: int = 42,
+    *,
+    chunk_rows: int = 1_000_000,
+    progress: Callable[[int, int], None] | None = None,
+) -> GenerationSummary:
     """Write ``rows`` synthetic revenue facts plus dimensions and a manifest into ``out_dir``.
 
     Output is byte-for-byte reproducible for the same (rows, seed, chunk_rows). Files are staged
@@ -550,9 +630,15 @@ def generate_telecom(out_dir: Path, rows: int, seed: int = 42, *, chunk_rows: in
                 progress(start + size, rows)
 
         manifest: dict[str, object] = {
-            "generator": GENERATOR_NAME, "version": FORMAT_VERSION, "rows": rows, "seed": seed,
-            "chunk_rows": chunk_rows, "customers": world.n_customers, "orphan_rows": orphan_rows,
-            "fact_files": fact_names, "dimension_files": dimension_names,
+            "generator": GENERATOR_NAME,
+            "version": FORMAT_VERSION,
+            "rows": rows,
+            "seed": seed,
+            "chunk_rows": chunk_rows,
+            "customers": world.n_customers,
+            "orphan_rows": orphan_rows,
+            "fact_files": fact_names,
+            "dimension_files": dimension_names,
         }
         _publish(staging, out_dir, list(dimension_names.values()), manifest)
     except BaseException:

@@ -98,131 +98,387 @@ def _c(short: str, name_en: str, name_zh: str, weight: float) -> City:
 # All 31 mainland provincial-level divisions. Municipalities have a single city whose short code
 # repeats the province code (bj_bj), so every province has the same province -> city depth.
 PROVINCES: tuple[Province, ...] = (
-    Province("bj", "Beijing", "北京", "北京市", "north_china", 38, (
-        _c("bj", "Beijing", "北京", 100),
-    )),
-    Province("tj", "Tianjin", "天津", "天津市", "north_china", 20, (
-        _c("tj", "Tianjin", "天津", 100),
-    )),
-    Province("he", "Hebei", "河北", "河北省", "north_china", 55, (
-        _c("sjz", "Shijiazhuang", "石家庄", 100), _c("ts", "Tangshan", "唐山", 70),
-        _c("bd", "Baoding", "保定", 75), _c("hd", "Handan", "邯郸", 60),
-        _c("lf", "Langfang", "廊坊", 45),
-    )),
-    Province("sx", "Shanxi", "山西", "山西省", "north_china", 24, (
-        _c("ty", "Taiyuan", "太原", 100), _c("dt", "Datong", "大同", 45),
-        _c("cz", "Changzhi", "长治", 40), _c("yc", "Yuncheng", "运城", 45),
-    )),
-    Province("nm", "Inner Mongolia", "内蒙古", "内蒙古自治区", "north_china", 18, (
-        _c("hhht", "Hohhot", "呼和浩特", 100), _c("bt", "Baotou", "包头", 85),
-        _c("cf", "Chifeng", "赤峰", 60), _c("eeds", "Ordos", "鄂尔多斯", 65),
-    )),
-    Province("ln", "Liaoning", "辽宁", "辽宁省", "northeast_china", 35, (
-        _c("sy", "Shenyang", "沈阳", 100), _c("dl", "Dalian", "大连", 90),
-        _c("as", "Anshan", "鞍山", 35), _c("jz", "Jinzhou", "锦州", 30),
-    )),
-    Province("jl", "Jilin", "吉林", "吉林省", "northeast_china", 18, (
-        _c("cc", "Changchun", "长春", 100), _c("jl", "Jilin", "吉林", 50),
-        _c("sp", "Siping", "四平", 20),
-    )),
-    Province("hl", "Heilongjiang", "黑龙江", "黑龙江省", "northeast_china", 24, (
-        _c("hrb", "Harbin", "哈尔滨", 100), _c("dq", "Daqing", "大庆", 45),
-        _c("qqhr", "Qiqihar", "齐齐哈尔", 35), _c("mdj", "Mudanjiang", "牡丹江", 25),
-    )),
-    Province("sh", "Shanghai", "上海", "上海市", "east_china", 40, (
-        _c("sh", "Shanghai", "上海", 100),
-    )),
-    Province("js", "Jiangsu", "江苏", "江苏省", "east_china", 100, (
-        _c("nj", "Nanjing", "南京", 95), _c("sz", "Suzhou", "苏州", 100),
-        _c("wx", "Wuxi", "无锡", 70), _c("cz", "Changzhou", "常州", 50),
-        _c("nt", "Nantong", "南通", 50), _c("xz", "Xuzhou", "徐州", 50),
-    )),
-    Province("zj", "Zhejiang", "浙江", "浙江省", "east_china", 90, (
-        _c("hz", "Hangzhou", "杭州", 100), _c("nb", "Ningbo", "宁波", 80),
-        _c("wz", "Wenzhou", "温州", 60), _c("jh", "Jinhua", "金华", 45),
-        _c("sx", "Shaoxing", "绍兴", 40),
-    )),
-    Province("ah", "Anhui", "安徽", "安徽省", "east_china", 45, (
-        _c("hf", "Hefei", "合肥", 100), _c("wh", "Wuhu", "芜湖", 40),
-        _c("bb", "Bengbu", "蚌埠", 30), _c("fy", "Fuyang", "阜阳", 35),
-    )),
-    Province("fj", "Fujian", "福建", "福建省", "east_china", 45, (
-        _c("fz", "Fuzhou", "福州", 100), _c("xm", "Xiamen", "厦门", 85),
-        _c("qz", "Quanzhou", "泉州", 80), _c("zz", "Zhangzhou", "漳州", 35),
-    )),
-    Province("jx", "Jiangxi", "江西", "江西省", "east_china", 32, (
-        _c("nc", "Nanchang", "南昌", 100), _c("gz", "Ganzhou", "赣州", 60),
-        _c("jj", "Jiujiang", "九江", 40), _c("sr", "Shangrao", "上饶", 35),
-    )),
-    Province("sd", "Shandong", "山东", "山东省", "east_china", 90, (
-        _c("jn", "Jinan", "济南", 90), _c("qd", "Qingdao", "青岛", 100),
-        _c("yt", "Yantai", "烟台", 55), _c("wf", "Weifang", "潍坊", 55),
-        _c("ly", "Linyi", "临沂", 50), _c("zb", "Zibo", "淄博", 40),
-    )),
-    Province("ha", "Henan", "河南", "河南省", "central_china", 75, (
-        _c("zz", "Zhengzhou", "郑州", 100), _c("ly", "Luoyang", "洛阳", 45),
-        _c("ny", "Nanyang", "南阳", 45), _c("xx", "Xinxiang", "新乡", 30),
-        _c("kf", "Kaifeng", "开封", 25),
-    )),
-    Province("hb", "Hubei", "湖北", "湖北省", "central_china", 50, (
-        _c("wh", "Wuhan", "武汉", 100), _c("yc", "Yichang", "宜昌", 35),
-        _c("xy", "Xiangyang", "襄阳", 35), _c("jz", "Jingzhou", "荆州", 25),
-    )),
-    Province("hn", "Hunan", "湖南", "湖南省", "central_china", 50, (
-        _c("cs", "Changsha", "长沙", 100), _c("zz", "Zhuzhou", "株洲", 30),
-        _c("hy", "Hengyang", "衡阳", 35), _c("yy", "Yueyang", "岳阳", 30),
-    )),
-    Province("gd", "Guangdong", "广东", "广东省", "south_china", 130, (
-        _c("gz", "Guangzhou", "广州", 100), _c("sz", "Shenzhen", "深圳", 100),
-        _c("dg", "Dongguan", "东莞", 60), _c("fs", "Foshan", "佛山", 55),
-        _c("zh", "Zhuhai", "珠海", 20), _c("st", "Shantou", "汕头", 25),
-    )),
-    Province("gx", "Guangxi", "广西", "广西壮族自治区", "south_china", 32, (
-        _c("nn", "Nanning", "南宁", 100), _c("lz", "Liuzhou", "柳州", 50),
-        _c("gl", "Guilin", "桂林", 45), _c("bh", "Beihai", "北海", 20),
-    )),
-    Province("hi", "Hainan", "海南", "海南省", "south_china", 8, (
-        _c("hk", "Haikou", "海口", 100), _c("sy", "Sanya", "三亚", 45),
-    )),
-    Province("cq", "Chongqing", "重庆", "重庆市", "southwest_china", 28, (
-        _c("cq", "Chongqing", "重庆", 100),
-    )),
-    Province("sc", "Sichuan", "四川", "四川省", "southwest_china", 70, (
-        _c("cd", "Chengdu", "成都", 100), _c("my", "Mianyang", "绵阳", 25),
-        _c("dy", "Deyang", "德阳", 20), _c("nc", "Nanchong", "南充", 25),
-        _c("yb", "Yibin", "宜宾", 20),
-    )),
-    Province("gz", "Guizhou", "贵州", "贵州省", "southwest_china", 24, (
-        _c("gy", "Guiyang", "贵阳", 100), _c("zy", "Zunyi", "遵义", 60),
-        _c("lps", "Liupanshui", "六盘水", 30),
-    )),
-    Province("yn", "Yunnan", "云南", "云南省", "southwest_china", 30, (
-        _c("km", "Kunming", "昆明", 100), _c("qj", "Qujing", "曲靖", 40),
-        _c("yx", "Yuxi", "玉溪", 25),
-    )),
-    Province("xz", "Tibet", "西藏", "西藏自治区", "southwest_china", 2, (
-        _c("ls", "Lhasa", "拉萨", 100), _c("rkz", "Shigatse", "日喀则", 40),
-        _c("lz", "Nyingchi", "林芝", 20),
-    )),
-    Province("sn", "Shaanxi", "陕西", "陕西省", "northwest_china", 30, (
-        _c("xa", "Xi'an", "西安", 100), _c("bj", "Baoji", "宝鸡", 30),
-        _c("xy", "Xianyang", "咸阳", 35), _c("yl", "Yulin", "榆林", 30),
-    )),
-    Province("gs", "Gansu", "甘肃", "甘肃省", "northwest_china", 14, (
-        _c("lz", "Lanzhou", "兰州", 100), _c("ts", "Tianshui", "天水", 35),
-        _c("jyg", "Jiayuguan", "嘉峪关", 10),
-    )),
-    Province("qh", "Qinghai", "青海", "青海省", "northwest_china", 4, (
-        _c("xn", "Xining", "西宁", 100), _c("hd", "Haidong", "海东", 35),
-    )),
-    Province("nx", "Ningxia", "宁夏", "宁夏回族自治区", "northwest_china", 5, (
-        _c("yc", "Yinchuan", "银川", 100), _c("szs", "Shizuishan", "石嘴山", 30),
-        _c("wz", "Wuzhong", "吴忠", 30),
-    )),
-    Province("xj", "Xinjiang", "新疆", "新疆维吾尔自治区", "northwest_china", 16, (
-        _c("wlmq", "Urumqi", "乌鲁木齐", 100), _c("klmy", "Karamay", "克拉玛依", 20),
-        _c("hm", "Hami", "哈密", 15),
-    )),
+    Province("bj", "Beijing", "北京", "北京市", "north_china", 38, (_c("bj", "Beijing", "北京", 100),)),
+    Province("tj", "Tianjin", "天津", "天津市", "north_china", 20, (_c("tj", "Tianjin", "天津", 100),)),
+    Province(
+        "he",
+        "Hebei",
+        "河北",
+        "河北省",
+        "north_china",
+        55,
+        (
+            _c("sjz", "Shijiazhuang", "石家庄", 100),
+            _c("ts", "Tangshan", "唐山", 70),
+            _c("bd", "Baoding", "保定", 75),
+            _c("hd", "Handan", "邯郸", 60),
+            _c("lf", "Langfang", "廊坊", 45),
+        ),
+    ),
+    Province(
+        "sx",
+        "Shanxi",
+        "山西",
+        "山西省",
+        "north_china",
+        24,
+        (
+            _c("ty", "Taiyuan", "太原", 100),
+            _c("dt", "Datong", "大同", 45),
+            _c("cz", "Changzhi", "长治", 40),
+            _c("yc", "Yuncheng", "运城", 45),
+        ),
+    ),
+    Province(
+        "nm",
+        "Inner Mongolia",
+        "内蒙古",
+        "内蒙古自治区",
+        "north_china",
+        18,
+        (
+            _c("hhht", "Hohhot", "呼和浩特", 100),
+            _c("bt", "Baotou", "包头", 85),
+            _c("cf", "Chifeng", "赤峰", 60),
+            _c("eeds", "Ordos", "鄂尔多斯", 65),
+        ),
+    ),
+    Province(
+        "ln",
+        "Liaoning",
+        "辽宁",
+        "辽宁省",
+        "northeast_china",
+        35,
+        (
+            _c("sy", "Shenyang", "沈阳", 100),
+            _c("dl", "Dalian", "大连", 90),
+            _c("as", "Anshan", "鞍山", 35),
+            _c("jz", "Jinzhou", "锦州", 30),
+        ),
+    ),
+    Province(
+        "jl",
+        "Jilin",
+        "吉林",
+        "吉林省",
+        "northeast_china",
+        18,
+        (
+            _c("cc", "Changchun", "长春", 100),
+            _c("jl", "Jilin", "吉林", 50),
+            _c("sp", "Siping", "四平", 20),
+        ),
+    ),
+    Province(
+        "hl",
+        "Heilongjiang",
+        "黑龙江",
+        "黑龙江省",
+        "northeast_china",
+        24,
+        (
+            _c("hrb", "Harbin", "哈尔滨", 100),
+            _c("dq", "Daqing", "大庆", 45),
+            _c("qqhr", "Qiqihar", "齐齐哈尔", 35),
+            _c("mdj", "Mudanjiang", "牡丹江", 25),
+        ),
+    ),
+    Province("sh", "Shanghai", "上海", "上海市", "east_china", 40, (_c("sh", "Shanghai", "上海", 100),)),
+    Province(
+        "js",
+        "Jiangsu",
+        "江苏",
+        "江苏省",
+        "east_china",
+        100,
+        (
+            _c("nj", "Nanjing", "南京", 95),
+            _c("sz", "Suzhou", "苏州", 100),
+            _c("wx", "Wuxi", "无锡", 70),
+            _c("cz", "Changzhou", "常州", 50),
+            _c("nt", "Nantong", "南通", 50),
+            _c("xz", "Xuzhou", "徐州", 50),
+        ),
+    ),
+    Province(
+        "zj",
+        "Zhejiang",
+        "浙江",
+        "浙江省",
+        "east_china",
+        90,
+        (
+            _c("hz", "Hangzhou", "杭州", 100),
+            _c("nb", "Ningbo", "宁波", 80),
+            _c("wz", "Wenzhou", "温州", 60),
+            _c("jh", "Jinhua", "金华", 45),
+            _c("sx", "Shaoxing", "绍兴", 40),
+        ),
+    ),
+    Province(
+        "ah",
+        "Anhui",
+        "安徽",
+        "安徽省",
+        "east_china",
+        45,
+        (
+            _c("hf", "Hefei", "合肥", 100),
+            _c("wh", "Wuhu", "芜湖", 40),
+            _c("bb", "Bengbu", "蚌埠", 30),
+            _c("fy", "Fuyang", "阜阳", 35),
+        ),
+    ),
+    Province(
+        "fj",
+        "Fujian",
+        "福建",
+        "福建省",
+        "east_china",
+        45,
+        (
+            _c("fz", "Fuzhou", "福州", 100),
+            _c("xm", "Xiamen", "厦门", 85),
+            _c("qz", "Quanzhou", "泉州", 80),
+            _c("zz", "Zhangzhou", "漳州", 35),
+        ),
+    ),
+    Province(
+        "jx",
+        "Jiangxi",
+        "江西",
+        "江西省",
+        "east_china",
+        32,
+        (
+            _c("nc", "Nanchang", "南昌", 100),
+            _c("gz", "Ganzhou", "赣州", 60),
+            _c("jj", "Jiujiang", "九江", 40),
+            _c("sr", "Shangrao", "上饶", 35),
+        ),
+    ),
+    Province(
+        "sd",
+        "Shandong",
+        "山东",
+        "山东省",
+        "east_china",
+        90,
+        (
+            _c("jn", "Jinan", "济南", 90),
+            _c("qd", "Qingdao", "青岛", 100),
+            _c("yt", "Yantai", "烟台", 55),
+            _c("wf", "Weifang", "潍坊", 55),
+            _c("ly", "Linyi", "临沂", 50),
+            _c("zb", "Zibo", "淄博", 40),
+        ),
+    ),
+    Province(
+        "ha",
+        "Henan",
+        "河南",
+        "河南省",
+        "central_china",
+        75,
+        (
+            _c("zz", "Zhengzhou", "郑州", 100),
+            _c("ly", "Luoyang", "洛阳", 45),
+            _c("ny", "Nanyang", "南阳", 45),
+            _c("xx", "Xinxiang", "新乡", 30),
+            _c("kf", "Kaifeng", "开封", 25),
+        ),
+    ),
+    Province(
+        "hb",
+        "Hubei",
+        "湖北",
+        "湖北省",
+        "central_china",
+        50,
+        (
+            _c("wh", "Wuhan", "武汉", 100),
+            _c("yc", "Yichang", "宜昌", 35),
+            _c("xy", "Xiangyang", "襄阳", 35),
+            _c("jz", "Jingzhou", "荆州", 25),
+        ),
+    ),
+    Province(
+        "hn",
+        "Hunan",
+        "湖南",
+        "湖南省",
+        "central_china",
+        50,
+        (
+            _c("cs", "Changsha", "长沙", 100),
+            _c("zz", "Zhuzhou", "株洲", 30),
+            _c("hy", "Hengyang", "衡阳", 35),
+            _c("yy", "Yueyang", "岳阳", 30),
+        ),
+    ),
+    Province(
+        "gd",
+        "Guangdong",
+        "广东",
+        "广东省",
+        "south_china",
+        130,
+        (
+            _c("gz", "Guangzhou", "广州", 100),
+            _c("sz", "Shenzhen", "深圳", 100),
+            _c("dg", "Dongguan", "东莞", 60),
+            _c("fs", "Foshan", "佛山", 55),
+            _c("zh", "Zhuhai", "珠海", 20),
+            _c("st", "Shantou", "汕头", 25),
+        ),
+    ),
+    Province(
+        "gx",
+        "Guangxi",
+        "广西",
+        "广西壮族自治区",
+        "south_china",
+        32,
+        (
+            _c("nn", "Nanning", "南宁", 100),
+            _c("lz", "Liuzhou", "柳州", 50),
+            _c("gl", "Guilin", "桂林", 45),
+            _c("bh", "Beihai", "北海", 20),
+        ),
+    ),
+    Province(
+        "hi",
+        "Hainan",
+        "海南",
+        "海南省",
+        "south_china",
+        8,
+        (
+            _c("hk", "Haikou", "海口", 100),
+            _c("sy", "Sanya", "三亚", 45),
+        ),
+    ),
+    Province("cq", "Chongqing", "重庆", "重庆市", "southwest_china", 28, (_c("cq", "Chongqing", "重庆", 100),)),
+    Province(
+        "sc",
+        "Sichuan",
+        "四川",
+        "四川省",
+        "southwest_china",
+        70,
+        (
+            _c("cd", "Chengdu", "成都", 100),
+            _c("my", "Mianyang", "绵阳", 25),
+            _c("dy", "Deyang", "德阳", 20),
+            _c("nc", "Nanchong", "南充", 25),
+            _c("yb", "Yibin", "宜宾", 20),
+        ),
+    ),
+    Province(
+        "gz",
+        "Guizhou",
+        "贵州",
+        "贵州省",
+        "southwest_china",
+        24,
+        (
+            _c("gy", "Guiyang", "贵阳", 100),
+            _c("zy", "Zunyi", "遵义", 60),
+            _c("lps", "Liupanshui", "六盘水", 30),
+        ),
+    ),
+    Province(
+        "yn",
+        "Yunnan",
+        "云南",
+        "云南省",
+        "southwest_china",
+        30,
+        (
+            _c("km", "Kunming", "昆明", 100),
+            _c("qj", "Qujing", "曲靖", 40),
+            _c("yx", "Yuxi", "玉溪", 25),
+        ),
+    ),
+    Province(
+        "xz",
+        "Tibet",
+        "西藏",
+        "西藏自治区",
+        "southwest_china",
+        2,
+        (
+            _c("ls", "Lhasa", "拉萨", 100),
+            _c("rkz", "Shigatse", "日喀则", 40),
+            _c("lz", "Nyingchi", "林芝", 20),
+        ),
+    ),
+    Province(
+        "sn",
+        "Shaanxi",
+        "陕西",
+        "陕西省",
+        "northwest_china",
+        30,
+        (
+            _c("xa", "Xi'an", "西安", 100),
+            _c("bj", "Baoji", "宝鸡", 30),
+            _c("xy", "Xianyang", "咸阳", 35),
+            _c("yl", "Yulin", "榆林", 30),
+        ),
+    ),
+    Province(
+        "gs",
+        "Gansu",
+        "甘肃",
+        "甘肃省",
+        "northwest_china",
+        14,
+        (
+            _c("lz", "Lanzhou", "兰州", 100),
+            _c("ts", "Tianshui", "天水", 35),
+            _c("jyg", "Jiayuguan", "嘉峪关", 10),
+        ),
+    ),
+    Province(
+        "qh",
+        "Qinghai",
+        "青海",
+        "青海省",
+        "northwest_china",
+        4,
+        (
+            _c("xn", "Xining", "西宁", 100),
+            _c("hd", "Haidong", "海东", 35),
+        ),
+    ),
+    Province(
+        "nx",
+        "Ningxia",
+        "宁夏",
+        "宁夏回族自治区",
+        "northwest_china",
+        5,
+        (
+            _c("yc", "Yinchuan", "银川", 100),
+            _c("szs", "Shizuishan", "石嘴山", 30),
+            _c("wz", "Wuzhong", "吴忠", 30),
+        ),
+    ),
+    Province(
+        "xj",
+        "Xinjiang",
+        "新疆",
+        "新疆维吾尔自治区",
+        "northwest_china",
+        16,
+        (
+            _c("wlmq", "Urumqi", "乌鲁木齐", 100),
+            _c("klmy", "Karamay", "克拉玛依", 20),
+            _c("hm", "Hami", "哈密", 15),
+        ),
+    ),
 )
 
 # Policy: Hong Kong, Macao and Taiwan are billed by mainland fixed-line operators under the
@@ -275,10 +531,8 @@ PRODUCT_LINES: tuple[Named, ...] = (
 
 PRODUCTS: tuple[Product, ...] = (
     Product("local_call", "ordinary_telephone", "Local Call", "本地通话", "local"),
-    Product("domestic_long_distance", "ordinary_telephone", "Domestic Long Distance", "国内长途",
-            "long_distance"),
-    Product("international_call", "ordinary_telephone", "International Call", "国际长途",
-            "international"),
+    Product("domestic_long_distance", "ordinary_telephone", "Domestic Long Distance", "国内长途", "long_distance"),
+    Product("international_call", "ordinary_telephone", "International Call", "国际长途", "international"),
     Product("monthly_rental", "ordinary_telephone", "Monthly Rental", "月租费", "monthly"),
     Product("caller_id", "value_added", "Caller ID", "来电显示", "monthly"),
     Product("voicemail", "value_added", "Voicemail", "语音信箱", "monthly"),
@@ -305,36 +559,116 @@ SEGMENT_KEY_ACCOUNT = Named("key_account", "Key Accounts", "大客户")
 
 # Common surnames and given-name characters (with pinyin) for believable public-customer names.
 SURNAMES: tuple[tuple[str, str], ...] = (
-    ("王", "Wang"), ("李", "Li"), ("张", "Zhang"), ("刘", "Liu"), ("陈", "Chen"), ("杨", "Yang"),
-    ("黄", "Huang"), ("赵", "Zhao"), ("吴", "Wu"), ("周", "Zhou"), ("徐", "Xu"), ("孙", "Sun"),
-    ("马", "Ma"), ("朱", "Zhu"), ("胡", "Hu"), ("郭", "Guo"), ("何", "He"), ("高", "Gao"),
-    ("林", "Lin"), ("罗", "Luo"), ("郑", "Zheng"), ("梁", "Liang"), ("谢", "Xie"), ("宋", "Song"),
-    ("唐", "Tang"), ("许", "Xu"), ("韩", "Han"), ("冯", "Feng"), ("邓", "Deng"), ("曹", "Cao"),
+    ("王", "Wang"),
+    ("李", "Li"),
+    ("张", "Zhang"),
+    ("刘", "Liu"),
+    ("陈", "Chen"),
+    ("杨", "Yang"),
+    ("黄", "Huang"),
+    ("赵", "Zhao"),
+    ("吴", "Wu"),
+    ("周", "Zhou"),
+    ("徐", "Xu"),
+    ("孙", "Sun"),
+    ("马", "Ma"),
+    ("朱", "Zhu"),
+    ("胡", "Hu"),
+    ("郭", "Guo"),
+    ("何", "He"),
+    ("高", "Gao"),
+    ("林", "Lin"),
+    ("罗", "Luo"),
+    ("郑", "Zheng"),
+    ("梁", "Liang"),
+    ("谢", "Xie"),
+    ("宋", "Song"),
+    ("唐", "Tang"),
+    ("许", "Xu"),
+    ("韩", "Han"),
+    ("冯", "Feng"),
+    ("邓", "Deng"),
+    ("曹", "Cao"),
 )
 
 GIVEN_NAME_CHARS: tuple[tuple[str, str], ...] = (
-    ("伟", "wei"), ("芳", "fang"), ("娜", "na"), ("敏", "min"), ("静", "jing"), ("丽", "li"),
-    ("强", "qiang"), ("磊", "lei"), ("军", "jun"), ("洋", "yang"), ("勇", "yong"), ("艳", "yan"),
-    ("杰", "jie"), ("娟", "juan"), ("涛", "tao"), ("明", "ming"), ("超", "chao"), ("秀", "xiu"),
-    ("霞", "xia"), ("平", "ping"), ("刚", "gang"), ("桂", "gui"), ("英", "ying"), ("华", "hua"),
-    ("建", "jian"), ("国", "guo"), ("文", "wen"), ("辉", "hui"), ("玲", "ling"), ("鹏", "peng"),
-    ("宇", "yu"), ("浩", "hao"), ("婷", "ting"), ("晨", "chen"), ("欣", "xin"), ("佳", "jia"),
+    ("伟", "wei"),
+    ("芳", "fang"),
+    ("娜", "na"),
+    ("敏", "min"),
+    ("静", "jing"),
+    ("丽", "li"),
+    ("强", "qiang"),
+    ("磊", "lei"),
+    ("军", "jun"),
+    ("洋", "yang"),
+    ("勇", "yong"),
+    ("艳", "yan"),
+    ("杰", "jie"),
+    ("娟", "juan"),
+    ("涛", "tao"),
+    ("明", "ming"),
+    ("超", "chao"),
+    ("秀", "xiu"),
+    ("霞", "xia"),
+    ("平", "ping"),
+    ("刚", "gang"),
+    ("桂", "gui"),
+    ("英", "ying"),
+    ("华", "hua"),
+    ("建", "jian"),
+    ("国", "guo"),
+    ("文", "wen"),
+    ("辉", "hui"),
+    ("玲", "ling"),
+    ("鹏", "peng"),
+    ("宇", "yu"),
+    ("浩", "hao"),
+    ("婷", "ting"),
+    ("晨", "chen"),
+    ("欣", "xin"),
+    ("佳", "jia"),
 )
 
 # Brand syllables and industries for believable key-account company names.
 COMPANY_BRANDS: tuple[tuple[str, str], ...] = (
-    ("华信", "Huaxin"), ("恒通", "Hengtong"), ("金桥", "Jinqiao"), ("远航", "Yuanhang"),
-    ("东方", "Dongfang"), ("瑞丰", "Ruifeng"), ("鼎盛", "Dingsheng"), ("天成", "Tiancheng"),
-    ("宏达", "Hongda"), ("新锐", "Xinrui"), ("长城", "Changcheng"), ("海纳", "Haina"),
-    ("中联", "Zhonglian"), ("永泰", "Yongtai"), ("博远", "Boyuan"), ("星辰", "Xingchen"),
-    ("安平", "Anping"), ("汇通", "Huitong"), ("嘉禾", "Jiahe"), ("立德", "Lide"),
+    ("华信", "Huaxin"),
+    ("恒通", "Hengtong"),
+    ("金桥", "Jinqiao"),
+    ("远航", "Yuanhang"),
+    ("东方", "Dongfang"),
+    ("瑞丰", "Ruifeng"),
+    ("鼎盛", "Dingsheng"),
+    ("天成", "Tiancheng"),
+    ("宏达", "Hongda"),
+    ("新锐", "Xinrui"),
+    ("长城", "Changcheng"),
+    ("海纳", "Haina"),
+    ("中联", "Zhonglian"),
+    ("永泰", "Yongtai"),
+    ("博远", "Boyuan"),
+    ("星辰", "Xingchen"),
+    ("安平", "Anping"),
+    ("汇通", "Huitong"),
+    ("嘉禾", "Jiahe"),
+    ("立德", "Lide"),
 )
 
 COMPANY_INDUSTRIES: tuple[tuple[str, str], ...] = (
-    ("科技", "Technology"), ("贸易", "Trading"), ("物流", "Logistics"), ("电子", "Electronics"),
-    ("机械", "Machinery"), ("建设", "Construction"), ("医药", "Pharmaceutical"), ("食品", "Foods"),
-    ("纺织", "Textiles"), ("能源", "Energy"), ("化工", "Chemicals"), ("传媒", "Media"),
-    ("置业", "Real Estate"), ("汽车", "Automotive"),
+    ("科技", "Technology"),
+    ("贸易", "Trading"),
+    ("物流", "Logistics"),
+    ("电子", "Electronics"),
+    ("机械", "Machinery"),
+    ("建设", "Construction"),
+    ("医药", "Pharmaceutical"),
+    ("食品", "Foods"),
+    ("纺织", "Textiles"),
+    ("能源", "Energy"),
+    ("化工", "Chemicals"),
+    ("传媒", "Media"),
+    ("置业", "Real Estate"),
+    ("汽车", "Automotive"),
 )
 
 
@@ -368,17 +702,38 @@ def geography_table() -> pa.Table:
     rows: list[tuple[str | None, ...]] = []
     for province, city in cities():
         region = regions[province.region]
-        rows.append((city_code(province, city), *_named(SCOPE_DOMESTIC), *_named(asia),
-                     *_named(COUNTRY_CHINA), *_named(region),
-                     province.code, province.name_en, province.name_zh,
-                     city_code(province, city), city.name_en, city.name_zh))
+        rows.append(
+            (
+                city_code(province, city),
+                *_named(SCOPE_DOMESTIC),
+                *_named(asia),
+                *_named(COUNTRY_CHINA),
+                *_named(region),
+                province.code,
+                province.name_en,
+                province.name_zh,
+                city_code(province, city),
+                city.name_en,
+                city.name_zh,
+            )
+        )
     for dest in DESTINATIONS:
-        rows.append((f"intl_{dest.iso2}", *_named(SCOPE_INTERNATIONAL),
-                     *_named(continents[dest.continent]), dest.iso2, dest.name_en, dest.name_zh,
-                     *([None] * 9)))
-    names = ["geography_code"] + [f"{level}{suffix}" for level in
-                                  ("scope", "continent", "country", "region", "province", "city")
-                                  for suffix in ("", "_name_en", "_name_zh")]
+        rows.append(
+            (
+                f"intl_{dest.iso2}",
+                *_named(SCOPE_INTERNATIONAL),
+                *_named(continents[dest.continent]),
+                dest.iso2,
+                dest.name_en,
+                dest.name_zh,
+                *([None] * 9),
+            )
+        )
+    names = ["geography_code"] + [
+        f"{level}{suffix}"
+        for level in ("scope", "continent", "country", "region", "province", "city")
+        for suffix in ("", "_name_en", "_name_zh")
+    ]
     return _table_from_rows(names, rows)
 
 
@@ -386,20 +741,37 @@ def organisation_table() -> pa.Table:
     rows = []
     for province, city in cities():
         code = city_code(province, city)
-        rows.append((code, *_named(HEAD_OFFICE),
-                     province.code, f"{province.name_en} Branch", f"{province.full_name_zh}分公司",
-                     code, f"{city.name_en} Branch", f"{city.name_zh}市分公司"))
-    names = ["branch_code", "head_office", "head_office_name_en", "head_office_name_zh",
-             "province_branch", "province_branch_name_en", "province_branch_name_zh",
-             "city_branch", "city_branch_name_en", "city_branch_name_zh"]
+        rows.append(
+            (
+                code,
+                *_named(HEAD_OFFICE),
+                province.code,
+                f"{province.name_en} Branch",
+                f"{province.full_name_zh}分公司",
+                code,
+                f"{city.name_en} Branch",
+                f"{city.name_zh}市分公司",
+            )
+        )
+    names = [
+        "branch_code",
+        "head_office",
+        "head_office_name_en",
+        "head_office_name_zh",
+        "province_branch",
+        "province_branch_name_en",
+        "province_branch_name_zh",
+        "city_branch",
+        "city_branch_name_en",
+        "city_branch_name_zh",
+    ]
     return _table_from_rows(names, rows)
 
 
 def product_table() -> pa.Table:
     lines = {line.code: line for line in PRODUCT_LINES}
     rows = [(p.code, *_named(lines[p.line]), p.code, p.name_en, p.name_zh) for p in PRODUCTS]
-    names = ["product_code", "line", "line_name_en", "line_name_zh",
-             "product", "product_name_en", "product_name_zh"]
+    names = ["product_code", "line", "line_name_en", "line_name_zh", "product", "product_name_en", "product_name_zh"]
     return _table_from_rows(names, rows)
 
 

@@ -19,8 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def minimal(**cube: Any) -> dict[str, Any]:
     return {
         "dimensions": [{"name": "date", "levels": ["year", "month"]}, "flag"],
-        "cubes": [{"name": "sales", "dimensions": ["date", "flag"],
-                   "mappings": {"date.year": "sales.year", "date.month": "sales.month"}, **cube}],
+        "cubes": [
+            {
+                "name": "sales",
+                "dimensions": ["date", "flag"],
+                "mappings": {"date.year": "sales.year", "date.month": "sales.month"},
+                **cube,
+            }
+        ],
     }
 
 
@@ -36,7 +42,14 @@ def test_load_telecom_model_has_contract_names() -> None:
     assert [d.name for d in cube.dimensions] == ["time", "geography", "organisation", "product", "customer", "channel"]
     assert cube.dimension("time").hierarchy().levels == ("year", "quarter", "month", "day", "hour", "minute", "second")
     assert cube.dimension("time").hierarchy("weekly").levels == ("isoyear", "isoweek", "day")
-    assert cube.dimension("geography").hierarchy().levels == ("scope", "continent", "country", "region", "province", "city")
+    assert cube.dimension("geography").hierarchy().levels == (
+        "scope",
+        "continent",
+        "country",
+        "region",
+        "province",
+        "city",
+    )
     assert [m.name for m in cube.measures] == ["revenue", "call_minutes", "record_count", "subscribers", "arpu"]
     assert cube.measure("subscribers").function is AggFunc.COUNT_DISTINCT
     assert cube.measure("arpu").is_calculated and cube.measure("arpu").formula.names() == {"revenue", "subscribers"}
@@ -84,7 +97,11 @@ def test_validation_collects_every_issue_with_json_paths() -> None:
                     {"name": "d", "formula": "c + 1"},
                     {"name": "e", "function": "sum"},
                 ],
-                "mappings": {"date.nothing": "t.c", "date.year": {"column": "ts", "extract": "fortnight"}, "date.a": "sales.a"},
+                "mappings": {
+                    "date.nothing": "t.c",
+                    "date.year": {"column": "ts", "extract": "fortnight"},
+                    "date.a": "sales.a",
+                },
                 "unexpected": 1,
             }
         ],
@@ -109,7 +126,10 @@ def test_validation_collects_every_issue_with_json_paths() -> None:
 def test_validation_rejects_unknown_formula_names_and_bad_joins() -> None:
     raw = minimal(
         aggregates=[{"name": "r", "formula": "ghost / 2"}],
-        joins=[{"master": "elsewhere.id", "detail": "dim_date.id"}, {"master": "sales.k", "detail": "x.k", "unknown_member": "u"}],
+        joins=[
+            {"master": "elsewhere.id", "detail": "dim_date.id"},
+            {"master": "sales.k", "detail": "x.k", "unknown_member": "u"},
+        ],
     )
     issues = "\n".join(issues_of(raw))
     assert "$.cubes[0].aggregates[0].formula: unknown aggregate 'ghost'" in issues

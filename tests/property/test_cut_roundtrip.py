@@ -17,6 +17,10 @@ def test_cuts_roundtrip(cut_list: list) -> None:  # type: ignore[type-arg]
     assert format_cuts(parse_cuts(text)) == text
 
 
-@given(st.lists(st.builds(DrilldownItem, identifiers, st.none() | identifiers, st.none() | identifiers), min_size=1, max_size=5))
+@given(
+    st.lists(
+        st.builds(DrilldownItem, identifiers, st.none() | identifiers, st.none() | identifiers), min_size=1, max_size=5
+    )
+)
 def test_drilldown_roundtrip(items: list[DrilldownItem]) -> None:
     assert parse_drilldown(format_drilldown(items)) == tuple(items)

@@ -23,8 +23,18 @@ HIERARCHIES = [
     ("customer", None, ["segment"]),
     ("channel", None, ["channel"]),
 ]
-CUTS = ["", "time:2024", "time:2025,1-2025,2", "geography:domestic", "!geography:international", "product:ordinary_telephone",
-        "customer:key_account", "channel:web_portal;account_manager", "time@weekly:2025,1", "geography:international,asia"]  # fmt: skip
+CUTS = [
+    "",
+    "time:2024",
+    "time:2025,1-2025,2",
+    "geography:domestic",
+    "!geography:international",
+    "product:ordinary_telephone",
+    "customer:key_account",
+    "channel:web_portal;account_manager",
+    "time@weekly:2025,1",
+    "geography:international,asia",
+]
 PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -49,7 +59,9 @@ def test_children_sum_to_parent_for_additive_measures(engine: CubeEngine, drill:
     # Distinct counts are not additive: children may share subscribers, never exceed the parent's sum.
     assert sum(cell["subscribers"] for cell in result.cells) >= result.summary["subscribers"]
     if depth > 1:
-        parent = engine.aggregate(Query(CUBE, parse_cuts(cut), (_item(dimension, hierarchy, levels[depth - 2]),), ADDITIVE))
+        parent = engine.aggregate(
+            Query(CUBE, parse_cuts(cut), (_item(dimension, hierarchy, levels[depth - 2]),), ADDITIVE)
+        )
         parents = {tuple(c[f"{dimension}.{lv}"] for lv in levels[: depth - 1]): c for c in parent.cells}
         sums: dict[tuple, dict[str, Decimal]] = {}  # type: ignore[type-arg]
         for cell in result.cells:
@@ -85,7 +97,9 @@ def test_pivot_totals_equal_aggregate_totals(engine: CubeEngine, rows: tuple, co
 def test_rollup_of_drilldown_equals_parent(engine: CubeEngine, drill: tuple, cut: str, other: str) -> None:  # type: ignore[type-arg]
     dimension, hierarchy, levels, depth = drill
     others = tuple(d for d in parse_drilldown(other) if d.dimension != dimension)
-    drilled = Query(CUBE, parse_cuts(cut), (*others, _item(dimension, hierarchy, levels[depth - 1])), ("revenue", "subscribers"))
+    drilled = Query(
+        CUBE, parse_cuts(cut), (*others, _item(dimension, hierarchy, levels[depth - 1])), ("revenue", "subscribers")
+    )
     rolled = engine.rollup(drilled, dimension, 1)
     parent_drilldown = others if depth == 1 else (*others, _item(dimension, hierarchy, levels[depth - 2]))
     parent = engine.aggregate(Query(CUBE, parse_cuts(cut), parent_drilldown, ("revenue", "subscribers")))
