@@ -8,15 +8,14 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 RUN mkdir -p cube_models aggregates cube_server api \
     && touch cube_models/__init__.py aggregates/__init__.py cube_server/__init__.py api/__init__.py \
-    && pip install . \
-    && pip uninstall -y cube-server
+    && pip install .
 
 COPY cube_models ./cube_models
 COPY aggregates ./aggregates
 COPY cube_server ./cube_server
 COPY api ./api
 COPY examples ./examples
-RUN pip install --no-deps . \
+RUN pip install --no-deps --force-reinstall . \
     && useradd --create-home --uid 10001 cube \
     && chown -R cube /app/examples
 

@@ -224,6 +224,7 @@ MODEL = {
     "additionalProperties": False,
     "properties": {
         **COMMON,
+        "$schema": {"type": "string", "description": "the schema an editor should use, e.g. model.schema.json"},
         "locale": {"type": "string"},
         "cubes": {"type": "array", "items": {"$ref": "#/$defs/cube"}},
         "dimensions": {"type": "array", "items": {"$ref": "#/$defs/dimension"}},

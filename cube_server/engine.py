@@ -35,6 +35,10 @@ from cube_server.settings import Settings
 from cube_server.star import STRING_TYPES, Star
 
 
+# Larger offsets cannot be bound as a 64-bit integer, and no cube has that many cells.
+MAX_OFFSET = 2**53
+
+
 class CubeEngine:
     def __init__(self, catalog: ModelCatalog, backend: DuckDBBackend, settings: Settings, version: str) -> None:
         self.catalog = catalog
@@ -169,8 +173,8 @@ class CubeEngine:
     def _check_page(self, limit: int | None, offset: int) -> None:
         if limit is not None and not 0 <= limit <= self.settings.max_page_size:
             raise InvalidParameterError(f"limit must be between 0 and {self.settings.max_page_size}", limit=limit)
-        if offset < 0:
-            raise InvalidParameterError("offset cannot be negative", offset=offset)
+        if not 0 <= offset <= MAX_OFFSET:
+            raise InvalidParameterError(f"offset must be between 0 and {MAX_OFFSET}", offset=offset)
 
     def plan_aggregate(self, query: Query, operation: str = "aggregate") -> Plan:
         self._check_page(query.limit, query.offset)

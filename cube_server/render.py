@@ -36,10 +36,14 @@ def coerce(value: str, sql_type: str) -> Any:
     kind = sql_type.upper()
     try:
         if kind in INTEGER_TYPES:
-            return int(value)
+            integer = int(value)
+            # No level key is wider than 64 bits; a longer number names no member.
+            if not -(2**63) <= integer < 2**63:
+                raise _NoSuchMember(value)
+            return integer
         if kind.startswith("DECIMAL") or kind in ("DOUBLE", "FLOAT", "REAL"):
             number = Decimal(value)
-            if not number.is_finite():
+            if not number.is_finite() or abs(number.adjusted()) > 30:
                 raise _NoSuchMember(value)
             return number
         if kind == "BOOLEAN":
