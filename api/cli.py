@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve a project directory (generating its data first if absent)")
     serve.add_argument("project", type=Path)
+    _data_root_option(serve)
     _serve_options(serve)
     serve.set_defaults(handler=_serve)
 
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=f"{name} an aggregate from the command line")
         command.add_argument("project", type=Path)
         command.add_argument("cube")
+        _data_root_option(command)
         command.add_argument("--cut", action="append", default=[])
         command.add_argument("--drilldown", action="append", default=[])
         command.add_argument("--measures", action="append", default=[])
@@ -75,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _data_root_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help="where the table paths of cube-server.toml start (overrides [data] root)",
+    )
+
+
 def _serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
@@ -85,8 +96,8 @@ def _progress(done: int, total: int) -> None:
     print(f"  generated {done:,} of {total:,} rows", file=sys.stderr, flush=True)
 
 
-def _prepare(root: Path) -> Project:
-    project = load_project(root)
+def _prepare(root: Path, data_root: Path | None = None) -> Project:
+    project = load_project(root, data_root)
     if project.missing_tables():
         print(f"generating data for {root} ...", file=sys.stderr, flush=True)
     ensure_data(project, _progress)
@@ -118,7 +129,7 @@ def _find_demo_project() -> Path:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    return _run_server(_prepare(args.project), args.host, args.port, args.log_level)
+    return _run_server(_prepare(args.project, args.data_root), args.host, args.port, args.log_level)
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -147,7 +158,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _engine_query(args: argparse.Namespace) -> tuple[Any, Query]:
-    project = _prepare(args.project)
+    project = _prepare(args.project, args.data_root)
     engine = open_engine(project, settings_from_env())
     query = Query(
         args.cube,

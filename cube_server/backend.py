@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,26 @@ from cube_server.errors import BackendError, ProjectError, QueryTimeoutError
 from cube_server.settings import Settings
 
 _DIALECT = duckdb_engine.Dialect(paramstyle="qmark")
+
+
+@dataclass(frozen=True, slots=True)
+class TableSource:
+    """One table of a project: its files, their format, column type overrides and an optional synthetic key."""
+
+    name: str
+    files: tuple[Path, ...]
+    format: str = "parquet"
+    types: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    key: str | None = None
+    columns: tuple[str, ...] = ()  # CSV only: names replacing the header's (e.g. "Amount (US$, Millions)")
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +60,7 @@ def compile_statement(statement: sa.sql.ClauseElement) -> CompiledStatement:
 class DuckDBBackend:
     name = "duckdb"
 
-    def __init__(self, tables: dict[str, list[Path]], settings: Settings) -> None:
+    def __init__(self, tables: list[TableSource], settings: Settings) -> None:
         self.settings = settings
         config: dict[str, Any] = {}
         if settings.duckdb_threads:
@@ -50,22 +70,40 @@ class DuckDBBackend:
         self._connection = duckdb.connect(":memory:", config=config)
         self._lock = threading.Lock()
         self.table_columns: dict[str, dict[str, str]] = {}
-        for name, files in tables.items():
-            self._create_view(name, files)
+        for table in tables:
+            self._create(table)
 
-    def _create_view(self, name: str, files: list[Path]) -> None:
-        if not files:
-            raise ProjectError(f"table {name!r} has no data files", table=name)
-        # View and file names come from the project configuration, never from callers. DDL takes
-        # no bound parameters, so both are quoted here: the name as an identifier, paths as literals.
-        quoted = '"' + name.replace('"', '""') + '"'
-        file_list = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)
+    def _create(self, table: TableSource) -> None:
+        if not table.files:
+            raise ProjectError(f"table {table.name!r} has no data files", table=table.name)
+        # Names, paths and types come from the project configuration, never from callers. DDL takes no
+        # bound parameters, so they are quoted here: names as identifiers, paths and types as literals.
+        name = _identifier(table.name)
+        files = "[" + ", ".join(_literal(str(path)) for path in table.files) + "]"
+        if table.format == "csv":
+            options = ["header = true"]
+            if table.columns:
+                options.append("names = [" + ", ".join(_literal(column) for column in table.columns) + "]")
+            if table.types:
+                types = ", ".join(
+                    f"{_literal(column)}: {_literal(sql_type)}" for column, sql_type in table.types.items()
+                )
+                options.append(f"types = {{{types}}}")
+            source = f"read_csv({files}, {', '.join(options)})"
+        else:
+            source = f"read_parquet({files})"
+        columns = "*"
+        if table.key:
+            # A stable synthetic key for drill-through, in file order (insertion order is preserved).
+            columns = f"row_number() OVER () AS {_identifier(table.key)}, *"
+        # CSV is parsed once into memory (small reference data); Parquet is scanned in place.
+        kind = "TABLE" if table.format == "csv" or table.key else "VIEW"
         try:
-            self._connection.execute(f"CREATE OR REPLACE VIEW {quoted} AS SELECT * FROM read_parquet([{file_list}])")
-            described = self._connection.execute(f"DESCRIBE {quoted}").fetchall()
+            self._connection.execute(f"CREATE OR REPLACE {kind} {name} AS SELECT {columns} FROM {source}")
+            described = self._connection.execute(f"DESCRIBE {name}").fetchall()
         except duckdb.Error as exc:
-            raise ProjectError(f"cannot read table {name!r}: {exc}", table=name) from exc
-        self.table_columns[name] = {row[0]: str(row[1]) for row in described}
+            raise ProjectError(f"cannot read table {table.name!r}: {exc}", table=table.name) from exc
+        self.table_columns[table.name] = {row[0]: str(row[1]) for row in described}
 
     def table_clause(self, name: str) -> sa.TableClause:
         return sa.table(name, *(sa.column(column) for column in self.table_columns[name]))

@@ -80,7 +80,8 @@ class CellQuery:
         return statement
 
     def summary(self) -> sa.Select[Any]:
-        return sa.select(*self.values)
+        # select_from: a COUNT(*) alone names no column of the cell, and must still read from it.
+        return sa.select(*self.values).select_from(self.inner)
 
     def count(self) -> sa.Select[Any]:
         grouped = sa.select(*self.group_columns).group_by(*self.group_columns).subquery("groups")

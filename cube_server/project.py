@@ -1,15 +1,19 @@
-"""A project directory: its model file(s) and the Parquet files of its tables (``cube-server.toml``).
+"""A project directory: its model file and the data files of its tables (``cube-server.toml``).
 
 Example::
 
     model = "model.json"
     [data]
-    directory = "data"      # generated on first use when generator is set
-    generator = "telecom"
+    root = "data"           # table paths are relative to this (itself relative to the config file)
+    generator = "telecom"   # generate the data on first use when it is absent
     rows = 1_000_000
     seed = 42
     [tables]
-    charges = "data/facts/*.parquet"
+    charges = "facts/*.parquet"
+    sales = { path = "sales.csv", format = "csv", types = { amount = "DECIMAL(10,4)" }, key = "sale_id" }
+    # columns = [...] renames a CSV header's columns, in order
+
+The data root can be moved without editing the file (``cube-server serve --data-root DIR``).
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from cube_models import ModelCatalog, load_model
-from cube_server.backend import DuckDBBackend
+from cube_server.backend import DuckDBBackend, TableSource
 from cube_server.engine import CubeEngine
 from cube_server.errors import ProjectError
 from cube_server.settings import Settings
+from cube_server.telecom import generate_telecom
 
 CONFIG_NAME = "cube-server.toml"
 GENERATORS = ("telecom",)
@@ -40,20 +45,42 @@ class DataSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class TableSpec:
+    name: str
+    path: str
+    format: str = "parquet"
+    types: tuple[tuple[str, str], ...] = ()
+    key: str | None = None
+    columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Project:
     root: Path
     model_path: Path
-    tables: dict[str, str]
+    table_specs: tuple[TableSpec, ...]
     data: DataSpec | None
+    data_root: Path
+
+    @property
+    def tables(self) -> dict[str, str]:
+        return {spec.name: spec.path for spec in self.table_specs}
 
     def table_files(self) -> dict[str, list[Path]]:
         files = {}
-        for name, pattern in self.tables.items():
-            path = Path(pattern)
-            base = path if path.is_absolute() else self.root / path
+        for spec in self.table_specs:
+            path = Path(spec.path)
+            base = path if path.is_absolute() else self.data_root / path
             matches = sorted(base.parent.glob(base.name)) if any(c in base.name for c in "*?[") else [base]
-            files[name] = [match for match in matches if match.exists()]
+            files[spec.name] = [match for match in matches if match.is_file()]
         return files
+
+    def table_sources(self) -> list[TableSource]:
+        files = self.table_files()
+        return [
+            TableSource(spec.name, tuple(files[spec.name]), spec.format, dict(spec.types), spec.key, spec.columns)
+            for spec in self.table_specs
+        ]
 
     def missing_tables(self) -> list[str]:
         return [name for name, files in self.table_files().items() if not files]
@@ -68,37 +95,54 @@ class Project:
         return digest.hexdigest()[:12]
 
 
-def load_project(root: Path) -> Project:
+def load_project(root: Path, data_root: Path | None = None) -> Project:
+    """Read ``root/cube-server.toml``; ``data_root`` overrides the configured data root."""
     config_path = root / CONFIG_NAME
     if not config_path.is_file():
         raise ProjectError(f"{root} has no {CONFIG_NAME}", path=str(root))
     try:
         config = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ProjectError(f"cannot read {config_path}: {exc}") from exc
     model = config.get("model")
     tables = config.get("tables")
-    if (
-        not isinstance(model, str)
-        or not isinstance(tables, dict)
-        or not all(isinstance(v, str) for v in tables.values())
-    ):
-        raise ProjectError(f'{config_path}: needs model = "file" and a [tables] section of name = "path"')
-    return Project(root.resolve(), (root / model).resolve(), dict(tables), _data_spec(root, config.get("data")))
+    if not isinstance(model, str) or not isinstance(tables, dict):
+        raise ProjectError(f'{config_path}: needs model = "file" and a [tables] section')
+    data = config.get("data") if isinstance(config.get("data"), dict) else {}
+    configured_root = (root / str(data.get("root", data.get("directory", ".")))).resolve()
+    resolved_root = data_root.resolve() if data_root is not None else configured_root
+    specs = tuple(_table_spec(name, value, config_path) for name, value in tables.items())
+    spec = _data_spec(resolved_root, data)
+    return Project(root.resolve(), (root / model).resolve(), specs, spec, resolved_root)
 
 
-def _data_spec(root: Path, raw: Any) -> DataSpec | None:
-    if not isinstance(raw, dict):
-        return None
+def _table_spec(name: str, value: Any, config_path: Path) -> TableSpec:
+    if isinstance(value, str):
+        value = {"path": value}
+    if not isinstance(value, dict) or not isinstance(value.get("path"), str):
+        raise ProjectError(f"{config_path}: table {name!r} needs a path")
+    fmt = value.get("format", "csv" if value["path"].endswith(".csv") else "parquet")
+    if fmt not in ("csv", "parquet"):
+        raise ProjectError(f"{config_path}: table {name!r} has unknown format {fmt!r} (csv or parquet)")
+    types = value.get("types", {})
+    if not isinstance(types, dict) or not all(isinstance(t, str) for t in types.values()):
+        raise ProjectError(f"{config_path}: types of table {name!r} must map column names to SQL types")
+    key = value.get("key")
+    if key is not None and not isinstance(key, str):
+        raise ProjectError(f"{config_path}: key of table {name!r} must be a column name")
+    columns = value.get("columns", [])
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns) or (columns and fmt != "csv"):
+        raise ProjectError(f"{config_path}: columns of table {name!r} must be a list of names (CSV tables only)")
+    return TableSpec(name, value["path"], fmt, tuple(sorted(types.items())), key, tuple(columns))
+
+
+def _data_spec(data_root: Path, raw: dict[str, Any]) -> DataSpec | None:
     generator = raw.get("generator")
-    if generator is not None and generator not in GENERATORS:
+    if generator is None:
+        return None
+    if generator not in GENERATORS:
         raise ProjectError(f"unknown data generator {generator!r}; known: {', '.join(GENERATORS)}")
-    return DataSpec(
-        directory=(root / str(raw.get("directory", "data"))).resolve(),
-        generator=generator,
-        rows=int(raw.get("rows", 1_000_000)),
-        seed=int(raw.get("seed", 42)),
-    )
+    return DataSpec(data_root, generator, int(raw.get("rows", 1_000_000)), int(raw.get("seed", 42)))
 
 
 def ensure_data(project: Project, progress: Callable[[int, int], None] | None = None) -> bool:
@@ -108,8 +152,6 @@ def ensure_data(project: Project, progress: Callable[[int, int], None] | None = 
     if project.data is None or project.data.generator is None:
         missing = ", ".join(project.missing_tables())
         raise ProjectError(f"no data files for table(s) {missing} and no generator configured")
-    from cube_server.telecom import generate_telecom
-
     generate_telecom(project.data.directory, project.data.rows, project.data.seed, progress=progress)
     return True
 
@@ -119,5 +161,5 @@ def open_engine(project: Project, settings: Settings) -> CubeEngine:
     missing = project.missing_tables()
     if missing:
         raise ProjectError(f"no data files for table(s): {', '.join(missing)}")
-    backend = DuckDBBackend(project.table_files(), settings)
+    backend = DuckDBBackend(project.table_sources(), settings)
     return CubeEngine(catalog, backend, settings, project.version())

@@ -25,12 +25,9 @@ CUBE = "fixed_line_revenue"
 def write_project(directory: Path, data: Path, model: Path = TELECOM_MODEL) -> Path:
     """A project directory whose tables are the generated Parquet files under ``data``."""
     directory.mkdir(parents=True, exist_ok=True)
-    tables = {
-        "charges": f"{data}/facts/*.parquet",
-        **{name: f"{data}/{name}.parquet" for name in ("geography", "organisation", "product", "customer", "channel")},
-    }
-    lines = [f'model = "{model}"', "", "[tables]"] + [f'{name} = "{path}"' for name, path in tables.items()]
-    (directory / "cube-server.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    text = (TELECOM_MODEL.parent / "cube-server.toml").read_text(encoding="utf-8")
+    text = text.replace('model = "model.json"', f'model = "{model}"').replace('root = "data"', f'root = "{data}"')
+    (directory / "cube-server.toml").write_text(text, encoding="utf-8")
     return directory
 
 
