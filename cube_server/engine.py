@@ -34,7 +34,6 @@ from cube_server.rows import facts_plan, members_plan
 from cube_server.settings import Settings
 from cube_server.star import STRING_TYPES, Star
 
-
 # Larger offsets cannot be bound as a 64-bit integer, and no cube has that many cells.
 MAX_OFFSET = 2**53
 
