@@ -434,7 +434,8 @@ class _Builder:
             if measure.formula is None:
                 continue
             for name in sorted(measure.formula.names()):
-                if name not in by_name:
+                # An aggregate that exists but is itself invalid was reported already.
+                if name not in by_name and name not in paths:
                     self.issue(f"{paths.get(measure.name, '$')}.formula", f"unknown aggregate {name!r} in formula")
             if _reaches(measure.name, measure.name, by_name, set()):
                 self.issue(f"{paths.get(measure.name, '$')}.formula", "formula refers to itself (a cycle)")
@@ -443,7 +444,7 @@ class _Builder:
     def mappings(self, raw: dict[str, Any], path: str, fact: str) -> dict[str, ColumnRef]:
         result: dict[str, ColumnRef] = {}
         for ref, target in raw.items():
-            column = self.column_ref(target, f"{path}.mappings.{ref}", fact)
+            column = self.column_ref(target, f'{path}.mappings["{ref}"]', fact)
             if column is not None:
                 result[ref] = column
         return result
@@ -501,7 +502,7 @@ class _Builder:
         refs |= {m.column for m in cube.measures if m.column}
         for ref in cube.mappings:
             if ref not in refs:
-                self.issue(f"{path}.mappings.{ref}", f"{ref!r} is not an attribute, measure or detail of the cube")
+                self.issue(f'{path}.mappings["{ref}"]', f"{ref!r} is not an attribute, measure or detail of the cube")
         for ref in sorted(refs):
             try:
                 column = cube.physical(ref)
@@ -509,7 +510,7 @@ class _Builder:
                 continue
             if column.table not in tables:
                 self.issue(
-                    f"{path}.mappings.{ref}",
+                    f'{path}.mappings["{ref}"]',
                     f"{ref!r} maps to table {column.table!r}, which is neither the fact table nor joined",
                 )
 

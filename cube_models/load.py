@@ -126,7 +126,12 @@ def _not_an_object(raw: Any, path: Path) -> list[Issue]:
 def _json_path(parts: Any) -> str:
     text = "$"
     for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif str(part).isidentifier():
+            text += f".{part}"
+        else:
+            text += f'["{part}"]'  # keys such as "time.year" would read as two steps
     return text
 
 

@@ -115,6 +115,7 @@ class CubeEngine:
         cube = self.cube(query.cube)
         dimension = cube.dimension(dimension_name)
         bound = bind_cuts(cube, query.cuts)
+        bind_drilldown(cube, query.drilldown, bound)  # a bad drilldown is an error even where it is replaced
         hierarchy = next(
             (
                 b.hierarchy

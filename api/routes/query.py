@@ -82,7 +82,9 @@ def _required(dimension: str | None) -> str:
 
 
 def _explain(engine: CubeEngine, plan: Plan) -> Response:
-    return encoding.json_response(encoding.explain_body(engine.explain(plan)))
+    response = encoding.json_response(encoding.explain_body(engine.explain(plan)))
+    response.headers["X-Cube-Source"] = plan.source
+    return response
 
 
 def _body(operation: str, params: Any, **extra: Any) -> QueryBody:

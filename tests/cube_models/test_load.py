@@ -116,8 +116,8 @@ def test_validation_collects_every_issue_with_json_paths() -> None:
         "$.cubes[0].aggregates[1].formula: cannot parse expression",
         "$.cubes[0].aggregates[2].formula: formula refers to itself",
         "$.cubes[0].aggregates[4]: function 'sum' needs a measure or an expression",
-        "$.cubes[0].mappings.date.year.extract: unknown extract unit 'fortnight'",
-        "$.cubes[0].mappings.date.nothing: 'date.nothing' is not an attribute",
+        "$.cubes[0].mappings[\"date.year\"].extract: unknown extract unit 'fortnight'",
+        "$.cubes[0].mappings[\"date.nothing\"]: 'date.nothing' is not an attribute",
     ]
     for fragment in expected:
         assert fragment in issues, f"{fragment!r} missing from:\n{issues}"

@@ -24,29 +24,58 @@ SEED = 7
 
 # Parquet cannot store second-resolution timestamps, so charged_at is naive milliseconds holding
 # whole seconds (checked below).
-EXPECTED_FACT_SCHEMA = pa.schema([
-    ("charge_id", pa.int64()),
-    ("charged_at", pa.timestamp("ms")),
-    ("geography_code", pa.string()),
-    ("branch_code", pa.string()),
-    ("product_code", pa.string()),
-    ("customer_code", pa.string()),
-    ("channel_code", pa.string()),
-    ("revenue", pa.decimal128(12, 2)),
-    ("call_minutes", pa.decimal128(12, 2)),
-])
+EXPECTED_FACT_SCHEMA = pa.schema(
+    [
+        ("charge_id", pa.int64()),
+        ("charged_at", pa.timestamp("ms")),
+        ("geography_code", pa.string()),
+        ("branch_code", pa.string()),
+        ("product_code", pa.string()),
+        ("customer_code", pa.string()),
+        ("channel_code", pa.string()),
+        ("revenue", pa.decimal128(12, 2)),
+        ("call_minutes", pa.decimal128(12, 2)),
+    ]
+)
 
 EXPECTED_DIMENSION_COLUMNS = {
-    "geography": ["geography_code"] + [f"{level}{suffix}" for level in
-                                       ("scope", "continent", "country", "region", "province", "city")
-                                       for suffix in ("", "_name_en", "_name_zh")],
-    "organisation": ["branch_code", "head_office", "head_office_name_en", "head_office_name_zh",
-                     "province_branch", "province_branch_name_en", "province_branch_name_zh",
-                     "city_branch", "city_branch_name_en", "city_branch_name_zh"],
-    "product": ["product_code", "line", "line_name_en", "line_name_zh",
-                "product", "product_name_en", "product_name_zh"],
-    "customer": ["customer_code", "segment", "segment_name_en", "segment_name_zh", "customer",
-                 "customer_name_en", "customer_name_zh", "home_branch_code"],
+    "geography": ["geography_code"]
+    + [
+        f"{level}{suffix}"
+        for level in ("scope", "continent", "country", "region", "province", "city")
+        for suffix in ("", "_name_en", "_name_zh")
+    ],
+    "organisation": [
+        "branch_code",
+        "head_office",
+        "head_office_name_en",
+        "head_office_name_zh",
+        "province_branch",
+        "province_branch_name_en",
+        "province_branch_name_zh",
+        "city_branch",
+        "city_branch_name_en",
+        "city_branch_name_zh",
+    ],
+    "product": [
+        "product_code",
+        "line",
+        "line_name_en",
+        "line_name_zh",
+        "product",
+        "product_name_en",
+        "product_name_zh",
+    ],
+    "customer": [
+        "customer_code",
+        "segment",
+        "segment_name_en",
+        "segment_name_zh",
+        "customer",
+        "customer_name_en",
+        "customer_name_zh",
+        "home_branch_code",
+    ],
     "channel": ["channel_code", "channel_name_en", "channel_name_zh"],
 }
 
@@ -80,15 +109,15 @@ class Dataset:
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     out_dir = tmp_path_factory.mktemp("telecom")
     calls: list[tuple[int, int]] = []
-    summary = generate_telecom(out_dir, ROWS, SEED, chunk_rows=CHUNK_ROWS,
-                               progress=lambda done, total: calls.append((done, total)))
+    summary = generate_telecom(
+        out_dir, ROWS, SEED, chunk_rows=CHUNK_ROWS, progress=lambda done, total: calls.append((done, total))
+    )
     facts = pa.concat_tables([pq.read_table(path) for path in summary.fact_files])
     return Dataset(out_dir, summary, calls, facts)
 
 
 def _file_bytes(root: Path) -> dict[str, bytes]:
-    return {str(path.relative_to(root)): path.read_bytes()
-            for path in sorted(root.rglob("*")) if path.is_file()}
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
 
 
 def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path: Path) -> None:
@@ -108,8 +137,7 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path: Path) 
     assert a["geography.parquet"] == c["geography.parquet"]
 
 
-@pytest.mark.parametrize(("rows", "chunk_rows"),
-                         [(0, 10), (-5, 10), (10, 0), (10, -1), (10.0, 10), (True, 10)])
+@pytest.mark.parametrize(("rows", "chunk_rows"), [(0, 10), (-5, 10), (10, 0), (10, -1), (10.0, 10), (True, 10)])
 def test_rejects_non_positive_sizes(tmp_path: Path, rows: Any, chunk_rows: int) -> None:
     with pytest.raises(ValueError):
         generate_telecom(tmp_path / "out", rows, chunk_rows=chunk_rows)
@@ -165,20 +193,25 @@ def test_timestamps_cover_two_years_and_bill_monthly_fees_on_the_first(dataset: 
 
 
 def test_usage_follows_the_calendar(dataset: Dataset) -> None:
-    per_day = {day: count for day, count in dataset.sql("""
+    per_day = {
+        day: count
+        for day, count in dataset.sql("""
         SELECT CAST(charged_at AS DATE), count(*) FROM facts
         WHERE product_code IN ('local_call', 'domestic_long_distance', 'international_call')
         GROUP BY 1
-    """)}
+    """)
+    }
     overall = sum(per_day.values()) / len(per_day)
-    festival = [count for day, count in per_day.items()
-                if datetime(2024, 2, 9).date() <= day <= datetime(2024, 2, 16).date()
-                or datetime(2025, 1, 28).date() <= day <= datetime(2025, 2, 3).date()]
+    festival = [
+        count
+        for day, count in per_day.items()
+        if datetime(2024, 2, 9).date() <= day <= datetime(2024, 2, 16).date()
+        or datetime(2025, 1, 28).date() <= day <= datetime(2025, 2, 3).date()
+    ]
     december = [count for day, count in per_day.items() if day.month == 12]
     assert sum(festival) / len(festival) < 0.8 * overall  # Spring Festival dip
     assert sum(december) / len(december) > overall  # year-end peak
-    by_year = {year: count for year, count in dataset.sql(
-        "SELECT year(charged_at), count(*) FROM facts GROUP BY 1")}
+    by_year = {year: count for year, count in dataset.sql("SELECT year(charged_at), count(*) FROM facts GROUP BY 1")}
     assert by_year[2025] > by_year[2024]  # a growing business
 
 
@@ -217,7 +250,13 @@ def test_international_destinations_are_ragged(dataset: Dataset) -> None:
     domestic = [row for row in geography if row["scope"] == "domestic"]
     assert len(international) >= 25
     assert {row["continent"] for row in international} == {
-        "asia", "europe", "north_america", "south_america", "africa", "oceania"}
+        "asia",
+        "europe",
+        "north_america",
+        "south_america",
+        "africa",
+        "oceania",
+    }
     for row in international:
         assert row["geography_code"] == f"intl_{row['country']}"
         assert row["scope_name_zh"] == "国际"
@@ -233,7 +272,11 @@ def test_international_destinations_are_ragged(dataset: Dataset) -> None:
     region_of = {row["province"]: row["region"] for row in domestic}
     assert len(region_of) == len({(row["province"], row["region"]) for row in domestic})
     assert (region_of["gd"], region_of["bj"], region_of["xj"], region_of["ha"]) == (
-        "south_china", "north_china", "northwest_china", "central_china")
+        "south_china",
+        "north_china",
+        "northwest_china",
+        "central_china",
+    )
     by_code = {row["geography_code"]: row for row in domestic}
     assert by_code["gd_sz"]["city_name_zh"] == "深圳"
     assert by_code["bj_bj"]["city_name_en"] == "Beijing"
@@ -272,8 +315,10 @@ def test_revenue_is_exact_and_non_negative(dataset: Dataset) -> None:
     assert duckdb_total == python_total
     assert pc.sum(revenue).as_py() == python_total
     assert duckdb_min > 0
-    ranges = dict((code, (low, high)) for code, low, high in dataset.sql(
-        "SELECT product_code, min(revenue), max(revenue) FROM facts GROUP BY 1"))
+    ranges = dict(
+        (code, (low, high))
+        for code, low, high in dataset.sql("SELECT product_code, min(revenue), max(revenue) FROM facts GROUP BY 1")
+    )
     assert Decimal("0.10") <= ranges["local_call"][0] and ranges["local_call"][1] <= Decimal("2.00")
     assert Decimal("2.00") <= ranges["international_call"][0] and ranges["international_call"][1] <= 80
     assert Decimal("1000") <= ranges["leased_line"][0] and ranges["leased_line"][1] <= 20_000
@@ -312,10 +357,14 @@ def test_geography_follows_product_and_branch_is_home(dataset: Dataset) -> None:
 
 def test_chunking_writes_one_file_per_chunk(tmp_path: Path) -> None:
     calls: list[tuple[int, int]] = []
-    summary = generate_telecom(tmp_path, 25_000, 3, chunk_rows=10_000,
-                               progress=lambda done, total: calls.append((done, total)))
+    summary = generate_telecom(
+        tmp_path, 25_000, 3, chunk_rows=10_000, progress=lambda done, total: calls.append((done, total))
+    )
     assert [path.name for path in summary.fact_files] == [
-        "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "part-00002.parquet",
+    ]
     assert sorted(p.name for p in (tmp_path / "facts").iterdir()) == [p.name for p in summary.fact_files]
     parts = [pq.read_table(path) for path in summary.fact_files]
     assert [part.num_rows for part in parts] == [10_000, 10_000, 5_000]
@@ -329,7 +378,8 @@ def test_chunking_writes_one_file_per_chunk(tmp_path: Path) -> None:
 def test_key_accounts_are_few_but_earn_a_large_share(dataset: Dataset) -> None:
     assert dataset.summary.customers == customer_count(ROWS) == ROWS // 4
     [(accounts, key_accounts)] = dataset.sql(
-        "SELECT count(*), count(*) FILTER (WHERE segment = 'key_account') FROM customer")
+        "SELECT count(*), count(*) FILTER (WHERE segment = 'key_account') FROM customer"
+    )
     assert accounts == dataset.summary.customers
     assert 0.015 <= key_accounts / accounts <= 0.025
     [(key_revenue, total_revenue, key_rows)] = dataset.sql("""
@@ -340,8 +390,9 @@ def test_key_accounts_are_few_but_earn_a_large_share(dataset: Dataset) -> None:
     assert Decimal("0.2") <= key_revenue / total_revenue <= Decimal("0.6")
     assert key_rows / ROWS > 2 * key_accounts / accounts  # key accounts are busier per account
     codes = dataset.dimension("customer").column("customer_code").to_pylist()
-    assert all((len(code) == 9 and code.startswith("pa")) or (len(code) == 8 and code.startswith("ka"))
-               for code in codes)
+    assert all(
+        (len(code) == 9 and code.startswith("pa")) or (len(code) == 8 and code.startswith("ka")) for code in codes
+    )
 
 
 def test_customer_count_is_clamped() -> None:
@@ -351,11 +402,14 @@ def test_customer_count_is_clamped() -> None:
 
 
 def test_channels_and_weekly_rhythm_differ_by_segment(dataset: Dataset) -> None:
-    shares = {(segment, channel): share for segment, channel, share in dataset.sql("""
+    shares = {
+        (segment, channel): share
+        for segment, channel, share in dataset.sql("""
         SELECT c.segment, f.channel_code,
                count(*) / sum(count(*)) OVER (PARTITION BY c.segment)
         FROM facts f JOIN customer c USING (customer_code) GROUP BY c.segment, f.channel_code
-    """)}
+    """)
+    }
     assert shares[("key_account", "account_manager")] > 0.5
     assert shares[("public", "business_hall")] + shares[("public", "web_portal")] > 0.7
     [(weekday_rate, weekend_rate)] = dataset.sql("""
@@ -372,8 +426,13 @@ def test_manifest_is_complete_and_lists_existing_files(dataset: Dataset) -> None
     manifest = json.loads(text)
     assert text == json.dumps(manifest, sort_keys=True, indent=2) + "\n"
     assert manifest == {
-        "generator": "telecom", "version": 1, "rows": ROWS, "seed": SEED, "chunk_rows": CHUNK_ROWS,
-        "customers": ROWS // 4, "orphan_rows": dataset.summary.orphan_rows,
+        "generator": "telecom",
+        "version": 1,
+        "rows": ROWS,
+        "seed": SEED,
+        "chunk_rows": CHUNK_ROWS,
+        "customers": ROWS // 4,
+        "orphan_rows": dataset.summary.orphan_rows,
         "fact_files": ["facts/part-00000.parquet", "facts/part-00001.parquet", "facts/part-00002.parquet"],
         "dimension_files": {name: f"{name}.parquet" for name in EXPECTED_DIMENSION_COLUMNS},
     }
