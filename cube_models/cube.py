@@ -106,7 +106,8 @@ class Cube:
             dimension_name, attribute = ref.split(".", 1)
             dimension = self.dimension(dimension_name)
             if dimension.is_flat and len(dimension.levels[0].attributes) == 1:
-                # Cubes: a flat dimension without details lives in a fact column named after it.
-                return ColumnRef(self.fact, dimension_name)
+                # Cubes 1.1 maps such a dimension under its bare name; unmapped, it is a fact column
+                # named after the dimension.
+                return self.mappings.get(dimension_name, ColumnRef(self.fact, dimension_name))
             return ColumnRef(dimension_name, attribute)
         return ColumnRef(self.fact, ref)

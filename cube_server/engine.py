@@ -187,13 +187,16 @@ class CubeEngine:
         cell = CellQuery(star, renderer, bound_cuts, drilldown, measures, base)
         statements: dict[str, sa.Select[Any]] = {"summary": cell.summary()}
         guards = []
-        if drilldown:
+        too_many = "more than {limit} cells; add a limit or cut the cube further"
+        if drilldown and query.limit is None and query.offset == 0:
+            # Unpaged: every cell comes back anyway, so their number needs no query of its own.
+            statements["cells"] = cell.cells(order, self.settings.max_cells + 1, 0)
+            guards.append(("cells", self.settings.max_cells, too_many))
+        elif drilldown:
             statements["count"] = cell.count()
             statements["cells"] = cell.cells(order, query.limit, query.offset)
             if query.limit is None:
-                guards.append(
-                    ("count", self.settings.max_cells, "more than {limit} cells; add a limit or cut the cube further")
-                )
+                guards.append(("count", self.settings.max_cells, too_many))
 
         def shape(tables: dict[str, pa.Table]) -> CellSet:
             cells_table = tables.get("cells")
@@ -206,7 +209,7 @@ class CubeEngine:
                 columns=columns,
                 cells=cell.shape_cells(cells_table) if cells_table is not None else [],
                 summary=summary_from(tables["summary"], cell),
-                total_cell_count=tables["count"].column(0)[0].as_py() if "count" in tables else None,
+                total_cell_count=_total_cells(tables),
                 levels={drill.key: [level.name for level in drill.levels] for drill in drilldown},
                 measures=[m.name for m in measures],
                 meta=Meta(cube.name, "facts", self.version),
@@ -291,6 +294,12 @@ class CubeEngine:
         if extra:
             result.meta.extra.update(extra)
         return result
+
+
+def _total_cells(tables: dict[str, pa.Table]) -> int | None:
+    if "count" in tables:
+        return int(tables["count"].column(0)[0].as_py())
+    return tables["cells"].num_rows if "cells" in tables else None
 
 
 def _count_of(table: pa.Table) -> int:

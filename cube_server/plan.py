@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -66,6 +65,10 @@ class CellQuery:
         self.values = measure_columns(self.inner, self.inner_select.measure_labels, base)
         self.value_by_name = {m.name: v for m, v in zip(base, self.values, strict=True)}
         self.group_columns = [self.inner.c[label] for label in self.inner_select.attribute_labels.values()]
+        # The summary reads only what the cuts and measures need: no joins for the drilled levels.
+        summary_select = InnerSelect.make(star, conditions, [], base, cut_refs(bound_cuts))
+        self.summary_inner = summary_select.subquery(base)
+        self.summary_values = measure_columns(self.summary_inner, summary_select.measure_labels, base)
 
     def column(self, ref: str) -> sa.ColumnElement[Any]:
         return self.inner.c[self.inner_select.attribute_labels[ref]]
@@ -81,7 +84,7 @@ class CellQuery:
 
     def summary(self) -> sa.Select[Any]:
         # select_from: a COUNT(*) alone names no column of the cell, and must still read from it.
-        return sa.select(*self.values).select_from(self.inner)
+        return sa.select(*self.summary_values).select_from(self.summary_inner)
 
     def count(self) -> sa.Select[Any]:
         grouped = sa.select(*self.group_columns).group_by(*self.group_columns).subquery("groups")
@@ -195,10 +198,3 @@ def summary_from(table: pa.Table, query: CellQuery) -> dict[str, Any]:
     rows = table.to_pylist()
     row = rows[0] if rows else {f"v{i}": None for i in range(len(query.base))}
     return query.measure_values(row)
-
-
-def json_number(value: Any) -> Any:
-    """Counts stay integers; exact decimals stay Decimal (the JSON writer keeps their digits)."""
-    if isinstance(value, Decimal) and value == value.to_integral_value() and value.as_tuple().exponent == 0:
-        return int(value)
-    return value
