@@ -6,7 +6,7 @@ Usage (from the checkout, after ``python -m pip install -e .``)::
 
 It opens the ``examples/ssb`` project (data root as configured in its ``cube-server.toml``, about 6M order
 lines at scale factor 1, unless ``--data-root`` moves it), runs each query of ``examples/ssb/queries.py``
-through the engine (``CubeEngine.aggregate``: the summary, count and cells statements) and its hand-written
+through the engine (``CubeEngine.aggregate``, every statement it plans) and its hand-written
 SQL on a separate in-memory DuckDB connection over the same Parquet files, checks that every answer is
 identical (all cells with their keys, labels and values, the summary and the cell count), and prints a
 table: query, cells, best engine time, best direct DuckDB time (of ``--repeat`` runs after one warm-up

@@ -185,11 +185,15 @@ class CubeEngine:
         measures, base = bind_measures(cube, query.measures)
         order = bind_order(cube, query.order, drilldown, measures)
         cell = CellQuery(star, renderer, bound_cuts, drilldown, measures, base)
-        statements: dict[str, sa.Select[Any]] = {"summary": cell.summary()}
+        statements: dict[str, sa.Select[Any]] = {}
         guards = []
         too_many = "more than {limit} cells; add a limit or cut the cube further"
-        if drilldown and query.limit is None and query.offset == 0:
-            # Unpaged: every cell comes back anyway, so their number needs no query of its own.
+        unpaged = bool(drilldown) and query.limit is None and query.offset == 0
+        if not (unpaged and cell.is_mergeable):
+            statements["summary"] = cell.summary()
+        if unpaged:
+            # Every cell comes back, so their number needs no query of its own, and mergeable measures
+            # (sums, counts, min, max) give the summary by merging the cells.
             statements["cells"] = cell.cells(order, self.settings.max_cells + 1, 0)
             guards.append(("cells", self.settings.max_cells, too_many))
         elif drilldown:
@@ -205,10 +209,11 @@ class CubeEngine:
                 if cells_table is not None
                 else cell.measure_output_columns(tables["summary"])
             )
+            summary_row = cell.merged_summary(cells_table) if "summary" not in tables else None
             return CellSet(
                 columns=columns,
                 cells=cell.shape_cells(cells_table) if cells_table is not None else [],
-                summary=summary_from(tables["summary"], cell),
+                summary=cell.measure_values(summary_row) if summary_row else summary_from(tables["summary"], cell),
                 total_cell_count=_total_cells(tables),
                 levels={drill.key: [level.name for level in drill.levels] for drill in drilldown},
                 measures=[m.name for m in measures],

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
 
-from cube_models import Cube, Level, Measure
+from cube_models import AggFunc, Cube, Level, Measure
 from cube_server.errors import InvalidParameterError
 from cube_server.formula import evaluate
 from cube_server.render import CutRenderer, InnerSelect, cut_refs, measure_columns
 from cube_server.resolve import BoundCut, BoundOrder, DrillLevels
 from cube_server.result import Column
 from cube_server.star import Star
+
+MERGEABLE = (AggFunc.SUM, AggFunc.COUNT, AggFunc.COUNT_NONEMPTY, AggFunc.MIN, AggFunc.MAX)
 
 
 @dataclass
@@ -81,6 +84,26 @@ class CellQuery:
         if offset:
             statement = statement.offset(offset)
         return statement
+
+    @property
+    def is_mergeable(self) -> bool:
+        """Every stored measure merges from its cells' values (a distinct count or an average does not)."""
+        return all(m.function in MERGEABLE for m in self.base)
+
+    def merged_summary(self, table: pa.Table) -> dict[str, Any]:
+        """The summary row merged from all the cells of ``table``: sums add up, min and max compare."""
+        row: dict[str, Any] = {}
+        for index, measure in enumerate(self.base):
+            name = f"v{index}"
+            values = [value for value in table.column(name).to_pylist() if value is not None]
+            if measure.function in (AggFunc.MIN, AggFunc.MAX):
+                pick = min if measure.function is AggFunc.MIN else max
+                row[name] = pick(values) if values else None
+            else:
+                arrow_type = table.schema.field(name).type
+                zero = Decimal(0).scaleb(-arrow_type.scale) if pa.types.is_decimal(arrow_type) else 0
+                row[name] = sum(values, zero)
+        return row
 
     def summary(self) -> sa.Select[Any]:
         # select_from: a COUNT(*) alone names no column of the cell, and must still read from it.
