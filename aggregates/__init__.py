@@ -1,5 +1,5 @@
-"""The precomputed aggregate store (cuboids): lattice, selection, builds, refresh and routing.
+"""The precomputed aggregate store: cuboids (stored rollups), their lattice, measure algebra, versions and routing.
 
-Empty until the aggregate-store issue lands; the engine answers every query from the facts today,
-and reports ``meta.source = "facts"``.
+This package knows the model and the store's files; it runs no SQL. The engine (``cube_server``) builds
+cuboids with its SQL backend and asks :func:`aggregates.router.route` which cuboid answers a query.
 """

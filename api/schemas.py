@@ -156,6 +156,7 @@ class ExplainResponse(BaseModel):
     measures: list[str]
     statements: list[Statement]
     version: str
+    candidates: list[dict[str, Any]] = Field(description="every cuboid considered: usable?, why, estimated rows")
 
 
 class ExplainParams(_Params):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from cube_models.catalog import ModelCatalog
-from cube_models.cube import EXTRACT_UNITS, ColumnRef, Cube, Join
+from cube_models.cube import EXTRACT_UNITS, ColumnRef, Cube, CuboidDeclaration, Join
 from cube_models.dimension import Attribute, Dimension, Hierarchy, Level
 from cube_models.errors import Issue
 from cube_models.expression import Expr, ExpressionSyntaxError, parse_expression
@@ -272,10 +272,68 @@ class _Builder:
             details=details,
             mappings=mappings,
             joins=tuple(joins),
+            cuboids=tuple(self.cuboids(raw, path, linked)),
             info=raw.get("info") if isinstance(raw.get("info"), dict) else {},
         )
         self.check_mapping_targets(cube, path)
+        self.check_determined_dimensions(cube, raw, path)
         return cube
+
+    def cuboids(self, raw: dict[str, Any], path: str, dimensions: list[Dimension]) -> list[CuboidDeclaration]:
+        by_name = {d.name: d for d in dimensions}
+        result: list[CuboidDeclaration] = []
+        for index, item in enumerate(_list(raw.get("cuboids"))):
+            cpath = f"{path}.cuboids[{index}]"
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                continue
+            levels: list[tuple[str, str, str]] = []
+            for lindex, text in enumerate(_list(item.get("levels"))):
+                if not isinstance(text, str) or ":" not in text:
+                    continue
+                spec, level = text.split(":", 1)
+                dimension_name, _, hierarchy_name = spec.partition("@")
+                dimension = by_name.get(dimension_name)
+                lpath = f"{cpath}.levels[{lindex}]"
+                if dimension is None:
+                    self.issue(lpath, f"unknown dimension {dimension_name!r}")
+                    continue
+                hierarchy = next(
+                    (
+                        h
+                        for h in dimension.hierarchies
+                        if h.name == (hierarchy_name or dimension.default_hierarchy_name)
+                    ),
+                    None,
+                )
+                if hierarchy is None:
+                    self.issue(lpath, f"dimension {dimension_name!r} has no hierarchy {hierarchy_name!r}")
+                elif level not in hierarchy.levels:
+                    self.issue(lpath, f"level {level!r} is not in hierarchy {hierarchy.name!r} of {dimension_name!r}")
+                elif any(existing[0] == dimension_name for existing in levels):
+                    self.issue(lpath, f"dimension {dimension_name!r} appears twice in the cuboid")
+                else:
+                    levels.append((dimension_name, hierarchy.name, level))
+            if any(c.name == item["name"] for c in result):
+                self.issue(f"{cpath}.name", f"duplicate cuboid name {item['name']!r}")
+            result.append(CuboidDeclaration(item["name"], tuple(levels)))
+        return result
+
+    def check_determined_dimensions(self, cube: Cube, raw: dict[str, Any], path: str) -> None:
+        names = {d.name for d in cube.dimensions}
+        for index, item in enumerate(_list(raw.get("aggregates"))):
+            if not isinstance(item, dict):
+                continue
+            determined = _list(item.get("determined_dimensions"))
+            if determined and item.get("function") != "count_distinct":
+                self.issue(
+                    f"{path}.aggregates[{index}].determined_dimensions",
+                    "only a count_distinct takes determined_dimensions",
+                )
+            for dindex, name in enumerate(determined):
+                if isinstance(name, str) and name not in names:
+                    self.issue(
+                        f"{path}.aggregates[{index}].determined_dimensions[{dindex}]", f"unknown dimension {name!r}"
+                    )
 
     def linked_dimensions(self, raw: dict[str, Any], path: str, dimensions: dict[str, Dimension]) -> list[Dimension]:
         result: list[Dimension] = []
@@ -422,6 +480,7 @@ class _Builder:
             formula=formula,
             formula_text=formula_text if isinstance(formula_text, str) else None,
             scale=raw.get("scale") if isinstance(raw.get("scale"), int) else None,
+            determined_dimensions=tuple(d for d in _list(raw.get("determined_dimensions")) if isinstance(d, str)),
             format=_text(raw.get("format")),
             description=_text(raw.get("description")),
             info=raw.get("info") if isinstance(raw.get("info"), dict) else {},

@@ -55,6 +55,14 @@ class Join:
 
 
 @dataclass(frozen=True, slots=True)
+class CuboidDeclaration:
+    """A rollup the model asks to precompute: one (dimension, hierarchy, level) per kept dimension."""
+
+    name: str
+    levels: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Cube:
     name: str
     label: str
@@ -66,6 +74,7 @@ class Cube:
     joins: tuple[Join, ...] = ()
     key: str | None = None
     details: tuple[Attribute, ...] = ()
+    cuboids: tuple[CuboidDeclaration, ...] = ()
     description: str | None = None
     category: str | None = None
     info: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)

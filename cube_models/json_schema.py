@@ -159,6 +159,12 @@ AGGREGATE = {
                 "expression": TEXT,
                 "formula": TEXT,
                 "scale": {"type": "integer", "minimum": 0, "maximum": 18},
+                "determined_dimensions": {
+                    "type": "array",
+                    "items": NAME,
+                    "description": "count_distinct only: dimensions whose levels the counted key determines "
+                    "(each account has one segment), so cuboids may roll them up",
+                },
                 "nonadditive": NONADDITIVE,
                 "window_size": {"type": "integer"},
             },
@@ -192,6 +198,26 @@ JOIN = {
     },
 }
 
+CUBOID = {
+    "type": "object",
+    "required": ["name", "levels"],
+    "additionalProperties": False,
+    "description": "a precomputed rollup: one level per listed dimension (dimension[@hierarchy]:level); "
+    "unlisted dimensions are rolled up to all",
+    "properties": {
+        "name": NAME,
+        "levels": {
+            "type": "array",
+            "maxItems": 64,
+            "items": {
+                "type": "string",
+                "pattern": "^[A-Za-z_][A-Za-z0-9_]*(@[A-Za-z_][A-Za-z0-9_]*)?:[A-Za-z_][A-Za-z0-9_]*$",
+            },
+        },
+        "description": TEXT,
+    },
+}
+
 CUBE = {
     "type": "object",
     "required": ["name"],
@@ -207,6 +233,7 @@ CUBE = {
         "fact": NAME,
         "mappings": {"type": "object", "additionalProperties": {"$ref": "#/$defs/physical_column"}},
         "joins": {"type": "array", "items": {"$ref": "#/$defs/join"}},
+        "cuboids": {"type": "array", "maxItems": 10_000, "items": {"$ref": "#/$defs/cuboid"}},
         "browser_options": {"type": "object"},
         "options": {"type": "object"},
         "store": NAME,
@@ -248,6 +275,7 @@ MODEL = {
         "physical_column": PHYSICAL_COLUMN,
         "join": JOIN,
         "cube": CUBE,
+        "cuboid": CUBOID,
     },
 }
 

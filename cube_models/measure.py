@@ -59,6 +59,7 @@ class Measure:
     formula: Expr | None = None
     formula_text: str | None = None
     scale: int | None = None
+    determined_dimensions: tuple[str, ...] = ()
     format: str | None = None
     description: str | None = None
     info: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)

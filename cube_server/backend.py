@@ -50,6 +50,11 @@ class CompiledStatement:
     parameters: tuple[Any, ...]
 
 
+def compile_literal(statement: sa.sql.ClauseElement) -> str:
+    """SQL text with values inlined, for statements built from the model alone (cuboid builds), never from callers."""
+    return str(statement.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
+
+
 def compile_statement(statement: sa.sql.ClauseElement) -> CompiledStatement:
     """Compile a Core statement for DuckDB with positional bound parameters."""
     compiled = statement.compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
@@ -104,6 +109,25 @@ class DuckDBBackend:
         except duckdb.Error as exc:
             raise ProjectError(f"cannot read table {table.name!r}: {exc}", table=table.name) from exc
         self.table_columns[table.name] = {row[0]: str(row[1]) for row in described}
+
+    def run_statement(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run SQL the server wrote itself (builds, views); no caller input reaches it."""
+        with self._lock:
+            cursor = self._connection.cursor()
+        try:
+            return cursor.execute(sql).fetchall()
+        except duckdb.Error as exc:
+            raise BackendError(f"statement failed: {exc}") from exc
+        finally:
+            cursor.close()
+
+    def parquet_view(self, name: str, files: str) -> sa.TableClause:
+        """A view over Parquet files (a glob), as a table clause with its columns."""
+        quoted = _identifier(name)
+        source = f"read_parquet({_literal(files)}, hive_partitioning = false)"
+        self.run_statement(f"CREATE OR REPLACE VIEW {quoted} AS SELECT * FROM {source}")
+        columns = [row[0] for row in self.run_statement(f"DESCRIBE {quoted}")]
+        return sa.table(name, *(sa.column(column) for column in columns))
 
     def table_clause(self, name: str) -> sa.TableClause:
         return sa.table(name, *(sa.column(column) for column in self.table_columns[name]))

@@ -13,7 +13,10 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from cube_models import Cube, ModelCatalog
+from aggregates.router import Route
+from aggregates.router import route as route_query
+from aggregates.store import CuboidStore
+from cube_models import Cube, Measure, ModelCatalog
 from cube_server.backend import DuckDBBackend, compile_statement
 from cube_server.cut_syntax import format_cuts, format_drilldown
 from cube_server.errors import DrilldownError, InvalidParameterError, ResultTooLargeError
@@ -22,6 +25,8 @@ from cube_server.plan import CellQuery, Plan, summary_from
 from cube_server.query import DrilldownItem, FactsQuery, MembersQuery, PivotQuery, PointCut, Query
 from cube_server.render import CutRenderer
 from cube_server.resolve import (
+    BoundCut,
+    DrillLevels,
     bind_cuts,
     bind_drilldown,
     bind_measures,
@@ -30,22 +35,36 @@ from cube_server.resolve import (
     point_depth,
 )
 from cube_server.result import CellSet, Explanation, Meta, PivotTable, Rows, StatementText
+from cube_server.routing import candidates_of, needs_of, source_label
 from cube_server.rows import facts_plan, members_plan
 from cube_server.settings import Settings
 from cube_server.star import STRING_TYPES, Star
+from cube_server.store_view import Snapshot, StoreView
 
 # Larger offsets cannot be bound as a 64-bit integer, and no cube has that many cells.
 MAX_OFFSET = 2**53
 
 
 class CubeEngine:
-    def __init__(self, catalog: ModelCatalog, backend: DuckDBBackend, settings: Settings, version: str) -> None:
+    def __init__(
+        self,
+        catalog: ModelCatalog,
+        backend: DuckDBBackend,
+        settings: Settings,
+        version: str,
+        *,
+        store: CuboidStore | None = None,
+        model_hash: str = "",
+    ) -> None:
         self.catalog = catalog
         self.backend = backend
         self.settings = settings
         self.version = version
+        self.facts_version = version
+        self.model_hash = model_hash
         self._stars: dict[str, Star] = {}
         self._types: dict[str, dict[str, str]] = {}
+        self._measure_types: dict[str, dict[str, str]] = {}
         tables = {name: backend.table_clause(name) for name in backend.table_columns}
         for cube in catalog.cubes:
             star = Star(cube, tables)
@@ -53,6 +72,8 @@ class CubeEngine:
             star.string_refs = {ref for ref, sql_type in types.items() if sql_type.upper() in STRING_TYPES}
             self._stars[cube.name] = star
             self._types[cube.name] = types
+        self.store_view = StoreView(store, catalog, backend, model_hash, version)
+        self.store_view.snapshot()
 
     def _describe(self, star: Star) -> dict[str, str]:
         """Check the model against the data once at startup and learn each attribute's SQL type."""
@@ -70,7 +91,43 @@ class CubeEngine:
         if not columns:
             return {}
         described = self.backend.describe(sa.select(*columns).select_from(star.from_clause))
+        self._measure_types[star.cube.name] = {
+            measure.name: described[f"measure{index}"]
+            for index, measure in enumerate(star.cube.measures)
+            if f"measure{index}" in described
+        }
         return {ref: described[f"c{index}"] for index, ref in enumerate(refs)}
+
+    def star(self, cube: str) -> Star:
+        return self._stars[self.cube(cube).name]
+
+    def measure_types(self, cube: str) -> dict[str, str]:
+        return dict(self._measure_types.get(self.cube(cube).name, {}))
+
+    def snapshot(self) -> Snapshot:
+        """The store version the next query reads (reloaded when a build switched versions)."""
+        return self.store_view.snapshot()
+
+    def _version_of(self, snapshot: Snapshot) -> str:
+        return snapshot.manifest.version if snapshot.status == "serving" and snapshot.manifest else self.version
+
+    def _cell_query(
+        self,
+        cube: Cube,
+        snapshot: Snapshot,
+        bound_cuts: tuple[BoundCut, ...],
+        drilldown: tuple[DrillLevels, ...],
+        measures: tuple[Measure, ...],
+        base: tuple[Measure, ...],
+    ) -> tuple[CellQuery, Route]:
+        """A cell query over the cheapest source that answers it exactly: a cuboid, else the facts."""
+        built = [source.cuboid for source in snapshot.sources_of(cube.name)]
+        route = route_query(built, needs_of(bound_cuts, drilldown, base))
+        source: Any = self._stars[cube.name]
+        if route.chosen is not None:
+            source = snapshot.sources[(cube.name, route.chosen.name)]
+        renderer = CutRenderer(source, self._types[cube.name])
+        return CellQuery(source, renderer, bound_cuts, drilldown, measures, base), route
 
     # ---- model ---------------------------------------------------------------------------------
     def cube(self, name: str) -> Cube:
@@ -105,7 +162,14 @@ class CubeEngine:
             compiled = compile_statement(statement)
             statements.append(StatementText(name, compiled.sql, compiled.parameters))
         return Explanation(
-            plan.operation, plan.cube.name, plan.source, plan.grain, plan.measures, statements, self.version
+            plan.operation,
+            plan.cube.name,
+            plan.source,
+            plan.grain,
+            plan.measures,
+            statements,
+            plan.version or self.version,
+            plan.candidates,
         )
 
     # ---- query transformations -----------------------------------------------------------------
@@ -184,7 +248,10 @@ class CubeEngine:
         drilldown = bind_drilldown(cube, query.drilldown, bound_cuts)
         measures, base = bind_measures(cube, query.measures)
         order = bind_order(cube, query.order, drilldown, measures)
-        cell = CellQuery(star, renderer, bound_cuts, drilldown, measures, base)
+        snapshot = self.snapshot()
+        cell, route = self._cell_query(cube, snapshot, bound_cuts, drilldown, measures, base)
+        source_name = source_label(route)
+        version = self._version_of(snapshot)
         statements: dict[str, sa.Select[Any]] = {}
         guards = []
         too_many = "more than {limit} cells; add a limit or cut the cube further"
@@ -217,11 +284,12 @@ class CubeEngine:
                 total_cell_count=_total_cells(tables),
                 levels={drill.key: [level.name for level in drill.levels] for drill in drilldown},
                 measures=[m.name for m in measures],
-                meta=Meta(cube.name, "facts", self.version),
+                meta=Meta(cube.name, source_name, version),
             )
 
         grain = _grain(drilldown, bound_cuts)
-        return Plan(operation, cube, grain, [m.name for m in measures], statements, shape, guards=guards)
+        return Plan(operation, cube, grain, [m.name for m in measures], statements, shape, source=source_name,
+                    guards=guards, candidates=candidates_of(route), version=version)  # fmt: skip
 
     def plan_pivot(self, query: PivotQuery) -> Plan:
         star, renderer = self._star(query.cube)
@@ -234,9 +302,17 @@ class CubeEngine:
         if {d.dimension.name for d in rows} & {d.dimension.name for d in columns}:
             raise InvalidParameterError("a dimension cannot be on both rows and columns")
         measures, base = bind_measures(cube, query.measures)
-        grid = CellQuery(star, renderer, bound_cuts, rows + columns, measures, base)
-        by_row = CellQuery(star, renderer, bound_cuts, rows, measures, base)
-        by_column = CellQuery(star, renderer, bound_cuts, columns, measures, base)
+        snapshot = self.snapshot()
+        grid, route = self._cell_query(cube, snapshot, bound_cuts, rows + columns, measures, base)
+        by_row, row_route = self._cell_query(cube, snapshot, bound_cuts, rows, measures, base)
+        by_column, column_route = self._cell_query(cube, snapshot, bound_cuts, columns, measures, base)
+        source_name = source_label(route)
+        version = self._version_of(snapshot)
+        sources = {
+            "cells": source_name,
+            "row_totals": source_label(row_route),
+            "column_totals": source_label(column_route),
+        }
         statements = {
             "row_totals": by_row.cells((), None, 0),
             "column_totals": by_column.cells((), None, 0),
@@ -258,7 +334,7 @@ class CubeEngine:
                 columns,
                 query.totals,
                 self.settings.max_cells,
-                Meta(cube.name, "facts", self.version),
+                Meta(cube.name, source_name, version, extra={"sources": sources}),
             )
 
         return Plan(
@@ -268,7 +344,10 @@ class CubeEngine:
             [m.name for m in measures],
             statements,
             shape,
+            source=source_name,
             guards=guards,
+            candidates=candidates_of(route),
+            version=version,
         )
 
     def plan_members(self, query: MembersQuery) -> Plan:

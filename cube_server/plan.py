@@ -36,6 +36,9 @@ class Plan:
     source: str = "facts"
     # (statement name, limit, message): checked right after that statement runs, before the next.
     guards: list[tuple[str, int, str]] = field(default_factory=list)
+    # every cuboid the router considered, and why it was taken or not
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    version: str = ""
 
 
 def calculated_type(measure: Measure) -> pa.DataType:
@@ -65,13 +68,13 @@ class CellQuery:
         conditions = [cuts.condition(bound) for bound in bound_cuts]
         self.inner_select = InnerSelect.make(star, conditions, attributes, base, cut_refs(bound_cuts))
         self.inner = self.inner_select.subquery(base)
-        self.values = measure_columns(self.inner, self.inner_select.measure_labels, base)
+        self.values = measure_columns(self.inner, star, self.inner_select.measure_labels, base)
         self.value_by_name = {m.name: v for m, v in zip(base, self.values, strict=True)}
         self.group_columns = [self.inner.c[label] for label in self.inner_select.attribute_labels.values()]
         # The summary reads only what the cuts and measures need: no joins for the drilled levels.
         summary_select = InnerSelect.make(star, conditions, [], base, cut_refs(bound_cuts))
         self.summary_inner = summary_select.subquery(base)
-        self.summary_values = measure_columns(self.summary_inner, summary_select.measure_labels, base)
+        self.summary_values = measure_columns(self.summary_inner, star, summary_select.measure_labels, base)
 
     def column(self, ref: str) -> sa.ColumnElement[Any]:
         return self.inner.c[self.inner_select.attribute_labels[ref]]

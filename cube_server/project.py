@@ -8,6 +8,8 @@ Example::
     generator = "telecom"   # generate the data on first use when it is absent
     rows = 1_000_000
     seed = 42
+    [store]
+    directory = "store"     # where cuboids are built (default: store/ beside this file)
     [tables]
     charges = "facts/*.parquet"
     sales = { path = "sales.csv", format = "csv", types = { amount = "DECIMAL(10,4)" }, key = "sale_id" }
@@ -19,13 +21,16 @@ The data root can be moved without editing the file (``cube-server serve --data-
 from __future__ import annotations
 
 import hashlib
+import json
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aggregates.store import CuboidStore
 from cube_models import ModelCatalog, load_model
+from cube_models.load import read_model
 from cube_server.backend import DuckDBBackend, TableSource
 from cube_server.engine import CubeEngine
 from cube_server.errors import ProjectError
@@ -61,6 +66,7 @@ class Project:
     table_specs: tuple[TableSpec, ...]
     data: DataSpec | None
     data_root: Path
+    store_dir: Path
 
     @property
     def tables(self) -> dict[str, str]:
@@ -113,7 +119,9 @@ def load_project(root: Path, data_root: Path | None = None) -> Project:
     resolved_root = data_root.resolve() if data_root is not None else configured_root
     specs = tuple(_table_spec(name, value, config_path) for name, value in tables.items())
     spec = _data_spec(resolved_root, data)
-    return Project(root.resolve(), (root / model).resolve(), specs, spec, resolved_root)
+    store = config.get("store") if isinstance(config.get("store"), dict) else {}
+    store_dir = (root / str(store.get("directory", "store"))).resolve()
+    return Project(root.resolve(), (root / model).resolve(), specs, spec, resolved_root, store_dir)
 
 
 def _table_spec(name: str, value: Any, config_path: Path) -> TableSpec:
@@ -156,10 +164,19 @@ def ensure_data(project: Project, progress: Callable[[int, int], None] | None = 
     return True
 
 
-def open_engine(project: Project, settings: Settings) -> CubeEngine:
+def model_hash(path: Path) -> str:
+    """A fingerprint of the model's content (key order and whitespace do not matter)."""
+    raw, _ = read_model(path)
+    return hashlib.sha256(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def open_engine(project: Project, settings: Settings, *, use_store: bool = True) -> CubeEngine:
     catalog: ModelCatalog = load_model(project.model_path)
     missing = project.missing_tables()
     if missing:
         raise ProjectError(f"no data files for table(s): {', '.join(missing)}")
     backend = DuckDBBackend(project.table_sources(), settings)
-    return CubeEngine(catalog, backend, settings, project.version())
+    store = CuboidStore(project.store_dir) if use_store else None
+    return CubeEngine(
+        catalog, backend, settings, project.version(), store=store, model_hash=model_hash(project.model_path)
+    )

@@ -136,7 +136,7 @@ class CutRenderer:
 class InnerSelect:
     """The star filtered by the cell, exposing attributes and measure inputs under short labels."""
 
-    star: Star
+    star: Any  # a Star (facts) or a CuboidSource
     conditions: list[sa.ColumnElement[bool]]
     attribute_labels: dict[str, str]
     measure_labels: dict[str, str]
@@ -160,9 +160,8 @@ class InnerSelect:
             self.star.attribute(ref).label(label) for ref, label in self.attribute_labels.items()
         ]
         for measure in measures:
-            value = self.star.measure_input(measure)
-            if value is not None:
-                columns.append(value.label(self.measure_labels[measure.name]))
+            for index, value in enumerate(self.star.measure_inputs(measure)):
+                columns.append(value.label(f"{self.measure_labels[measure.name]}_{index}"))
         if not columns:
             columns.append(sa.literal(1).label("one"))
         from_clause = self.star.from_clause_for(set(self.attribute_labels) | self.filter_refs, measures)
@@ -173,11 +172,18 @@ class InnerSelect:
 
 
 def measure_columns(
-    inner: sa.Subquery, labels: dict[str, str], measures: tuple[Measure, ...]
+    inner: sa.Subquery, source: Any, labels: dict[str, str], measures: tuple[Measure, ...]
 ) -> list[sa.ColumnElement[Any]]:
+    """Each measure aggregated (from facts) or merged (from a cuboid's partials), labelled ``v<i>``."""
     columns = []
     for index, measure in enumerate(measures):
-        assert measure.function is not None
-        value = inner.c[labels[measure.name]] if labels[measure.name] in inner.c else None
-        columns.append(Star.aggregate(measure.function, value).label(f"v{index}"))
+        inputs = [inner.c[name] for name in _input_names(inner, labels[measure.name])]
+        columns.append(source.merge(measure, inputs).label(f"v{index}"))
     return columns
+
+
+def _input_names(inner: sa.Subquery, label: str) -> list[str]:
+    names = []
+    while f"{label}_{len(names)}" in inner.c:
+        names.append(f"{label}_{len(names)}")
+    return names

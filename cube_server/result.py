@@ -92,3 +92,4 @@ class Explanation:
     measures: list[str]
     statements: list[StatementText]
     version: str
+    candidates: list[dict[str, Any]] = field(default_factory=list)

@@ -141,29 +141,41 @@ class Star:
             return sa.func.avg(value)
         raise AssertionError(function)
 
+    def measure_inputs(self, measure: Measure) -> list[sa.ColumnElement[Any]]:
+        value = self.measure_input(measure)
+        return [] if value is None else [value]
+
+    def merge(self, measure: Measure, inputs: list[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
+        assert measure.function is not None
+        return self.aggregate(measure.function, inputs[0] if inputs else None)
+
     def render(self, expr: Expr, resolve_name: Any) -> sa.ColumnElement[Any]:
-        """Render a model expression with ``resolve_name(name) -> column`` for its names."""
-        if isinstance(expr, Literal):
-            return (
-                sa.literal(expr.value) if not isinstance(expr.value, Decimal) else sa.literal(expr.value, sa.Numeric())
-            )
-        if isinstance(expr, Name):
-            return resolve_name(expr.name)  # type: ignore[no-any-return]
-        if isinstance(expr, Unary):
-            operand = self.render(expr.operand, resolve_name)
-            return -operand if expr.op == "-" else sa.not_(operand)
-        if isinstance(expr, Binary):
-            left, right = self.render(expr.left, resolve_name), self.render(expr.right, resolve_name)
-            return _binary(expr.op, left, right)
-        if isinstance(expr, Conditional):
-            return sa.case(
-                (self.render(expr.condition, resolve_name), self.render(expr.then, resolve_name)),
-                else_=self.render(expr.otherwise, resolve_name),
-            )
-        if isinstance(expr, Call):
-            args = [self.render(arg, resolve_name) for arg in expr.args]
-            return getattr(sa.func, expr.function)(*args)  # type: ignore[no-any-return]
-        raise AssertionError(expr)
+        return render_expression(expr, resolve_name)
+
+
+def render_expression(expr: Expr, resolve_name: Any) -> sa.ColumnElement[Any]:
+    """Render a model expression with ``resolve_name(name) -> column`` for its names."""
+    render = render_expression
+    if isinstance(expr, Literal):
+        if isinstance(expr.value, Decimal):
+            return sa.literal(expr.value, sa.Numeric())
+        return sa.literal(expr.value)
+    if isinstance(expr, Name):
+        return resolve_name(expr.name)  # type: ignore[no-any-return]
+    if isinstance(expr, Unary):
+        operand = render(expr.operand, resolve_name)
+        return -operand if expr.op == "-" else sa.not_(operand)
+    if isinstance(expr, Binary):
+        return _binary(expr.op, render(expr.left, resolve_name), render(expr.right, resolve_name))
+    if isinstance(expr, Conditional):
+        return sa.case(
+            (render(expr.condition, resolve_name), render(expr.then, resolve_name)),
+            else_=render(expr.otherwise, resolve_name),
+        )
+    if isinstance(expr, Call):
+        args = [render(arg, resolve_name) for arg in expr.args]
+        return getattr(sa.func, expr.function)(*args)  # type: ignore[no-any-return]
+    raise AssertionError(expr)
 
 
 def _binary(op: str, left: sa.ColumnElement[Any], right: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:

@@ -1,0 +1,211 @@
+"""Build the cuboid store: each cuboid from its smallest already-built ancestor (or the facts), in a new version.
+
+The version is written beside the current one and switched in atomically at the end; a crash at any point
+leaves the previous version serving. Writing and reading go through DuckDB: ``COPY (SELECT … GROUP BY …) TO``
+Parquet, partitioned by the time dimension's top level when the cuboid keeps it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from aggregates.algebra import can_merge, partial_column, partials
+from aggregates.lattice import CuboidSpec, build_order, declared_cuboids
+from aggregates.store import BuiltCuboid, CuboidStore, Manifest, now_text
+from cube_models import AggFunc, Cube, Measure
+from cube_server.backend import compile_literal
+from cube_server.cuboids import column_name
+from cube_server.engine import CubeEngine
+from cube_server.render import INTEGER_TYPES
+from cube_server.star import Star
+from cube_server.store_view import cuboid_files
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BuildReport:
+    manifest: Manifest
+    elapsed_s: float
+
+
+def stored_measures(cube: Cube) -> tuple[Measure, ...]:
+    return tuple(measure for measure in cube.measures if measure.formula is None)
+
+
+def stored_attributes(cube: Cube, spec: CuboidSpec) -> list[str]:
+    """Key, label and order attributes of every level the cuboid stores, in hierarchy order."""
+    refs: list[str] = []
+    for dimension in cube.dimensions:
+        for level in dimension.levels:
+            if level.ref in spec.levels:
+                for name in dict.fromkeys([level.key, level.label_attribute, level.order_attribute]):
+                    if name:
+                        refs.append(level.attribute(name).ref)
+    return refs
+
+
+def partition_level(cube: Cube, spec: CuboidSpec) -> str | None:
+    """The top level of the time dimension, when the cuboid stores it: one partition per year, say."""
+    for dimension in cube.dimensions:
+        if dimension.role == "time":
+            top = dimension.hierarchy().levels[0]
+            if f"{dimension.name}.{top}" in spec.levels:
+                return f"{dimension.name}.{top}"
+    return None
+
+
+def build_store(engine: CubeEngine, store: CuboidStore, progress: Progress | None = None) -> BuildReport:
+    """Build every declared cuboid of every cube into a new version and switch to it."""
+    started = time.monotonic()
+    with store.lock():
+        store.collect_garbage()
+        version = store.new_version()
+        staging = store.staging_dir(version)
+        staging.mkdir(parents=True)
+        plans = [(cube, spec) for cube in engine.catalog.cubes for spec in build_order(declared_cuboids(cube))]
+        built: list[BuiltCuboid] = []
+        for index, (cube, spec) in enumerate(plans, start=1):
+            if progress:
+                progress(index, len(plans), f"{cube.name}.{spec.name}")
+            siblings = [b for b in built if b.cube == cube.name]
+            built.append(_build_one(engine, cube, spec, staging, siblings, version))
+        manifest = Manifest(version, now_text(), engine.model_hash, engine.facts_version, tuple(built))
+        store.publish(manifest)
+    return BuildReport(manifest, time.monotonic() - started)
+
+
+def _build_one(
+    engine: CubeEngine, cube: Cube, spec: CuboidSpec, staging: Path, built: list[BuiltCuboid], version: str
+) -> BuiltCuboid:
+    measures = stored_measures(cube)
+    attributes = stored_attributes(cube, spec)
+    parent = _smallest_parent(cube, spec, measures, built)
+    if parent is None:
+        select = _from_facts(engine, cube, spec, attributes, measures)
+    else:
+        table = engine.backend.parquet_view(
+            f"building_{version}_{cube.name}_{parent.name}",
+            cuboid_files(staging, parent.path, parent.partition_level is not None),
+        )
+        select = _from_parent(table, attributes, measures)
+    target = staging / cube.name / spec.name
+    target.mkdir(parents=True)
+    partition = partition_level(cube, spec)
+    key_column = _partition_column(cube, partition)
+    options = "FORMAT parquet, COMPRESSION zstd"
+    if key_column:
+        options += f', PARTITION_BY ("{key_column}"), WRITE_PARTITION_COLUMNS true'
+        destination = target
+    else:
+        destination = target / "data.parquet"
+    engine.backend.run_statement(f"COPY ({compile_literal(select)}) TO '{_quote(destination)}' ({options})")
+    glob = cuboid_files(staging, f"{cube.name}/{spec.name}", bool(key_column))
+    files = f"read_parquet('{_quote(Path(glob))}', hive_partitioning = false)"
+    rows = int(engine.backend.run_statement(f"SELECT count(*) FROM {files}")[0][0])
+    partitions: dict[str, int] = {}
+    if key_column:
+        counts = engine.backend.run_statement(
+            f'SELECT CAST("{key_column}" AS VARCHAR), count(*) FROM {files} GROUP BY 1'
+        )
+        partitions = {str(value): int(count) for value, count in counts}
+    size = sum(path.stat().st_size for path in target.rglob("*.parquet"))
+    return BuiltCuboid(
+        name=spec.name,
+        cube=cube.name,
+        grain=spec.grain,
+        levels=tuple(sorted(spec.levels)),
+        measures=tuple(m.name for m in measures),
+        path=f"{cube.name}/{spec.name}",
+        rows=rows,
+        bytes=size,
+        built_at=now_text(),
+        built_from=parent.name if parent else "facts",
+        partition_level=partition,
+        partitions=partitions,
+    )
+
+
+def _partition_column(cube: Cube, partition: str | None) -> str | None:
+    if partition is None:
+        return None
+    dimension, level = partition.split(".", 1)
+    return column_name(cube.dimension(dimension).level(level).key_attribute.ref)
+
+
+def _smallest_parent(
+    cube: Cube, spec: CuboidSpec, measures: tuple[Measure, ...], built: list[BuiltCuboid]
+) -> BuiltCuboid | None:
+    """The smallest built cuboid that stores every level of ``spec`` and merges every measure into it."""
+    fixed = {dimension: spec.levels_of(dimension) for dimension in spec.dimensions}
+    best = None
+    for candidate in built:
+        parent = candidate.spec
+        if not spec.levels <= parent.levels:
+            continue
+        parent_levels = {dimension: parent.levels_of(dimension) for dimension in parent.dimensions}
+        if not all(can_merge(m, parent_levels, fixed) for m in measures):
+            continue
+        if best is None or candidate.rows < best.rows:
+            best = candidate
+    return best
+
+
+def _from_facts(
+    engine: CubeEngine, cube: Cube, spec: CuboidSpec, attributes: list[str], measures: tuple[Measure, ...]
+) -> sa.Select[Any]:
+    star: Star = engine.star(cube.name)
+    columns = [star.attribute(ref).label(column_name(ref)) for ref in attributes]
+    for index, measure in enumerate(measures):
+        value = star.measure_input(measure)
+        if value is not None:
+            columns.append(value.label(f"input{index}"))
+    if not columns:
+        columns.append(sa.literal(1).label("one"))
+    inner = sa.select(*columns).select_from(star.from_clause_for(set(attributes), measures)).subquery("facts")
+    keys = [inner.c[column_name(ref)] for ref in attributes]
+    types = engine.measure_types(cube.name)
+    values = []
+    for index, measure in enumerate(measures):
+        value = inner.c[f"input{index}"] if f"input{index}" in inner.c else None
+        for name, compute, _ in partials(measure):
+            values.append(_partial(compute, value, types.get(measure.name, "")).label(partial_column(measure, name)))
+    return sa.select(*keys, *values).group_by(*keys)
+
+
+def _partial(compute: str, value: sa.ColumnElement[Any] | None, input_type: str) -> sa.ColumnElement[Any]:
+    if compute == "count_rows":
+        return sa.func.count()
+    assert value is not None
+    if compute == "sum":
+        total = sa.func.sum(value)
+        # DuckDB sums integers as HUGEINT, which Parquet would store as a double: keep it an exact decimal.
+        return sa.cast(total, sa.Numeric(38, 0)) if input_type.upper() in INTEGER_TYPES else total
+    if compute == "count":
+        return sa.func.count(value)
+    if compute == "count_distinct":
+        return sa.func.count(sa.distinct(value))
+    return getattr(sa.func, compute)(value)  # type: ignore[no-any-return]
+
+
+def _from_parent(table: sa.TableClause, attributes: list[str], measures: tuple[Measure, ...]) -> sa.Select[Any]:
+    keys = [table.c[column_name(ref)] for ref in attributes]
+    values = []
+    for measure in measures:
+        for name, _, merge in partials(measure):
+            column = table.c[partial_column(measure, name)]
+            merged = sa.func.sum(column) if merge == "sum" else getattr(sa.func, merge)(column)
+            if measure.function in (AggFunc.COUNT, AggFunc.COUNT_NONEMPTY, AggFunc.COUNT_DISTINCT) or name == "count":
+                merged = sa.cast(merged, sa.BigInteger)
+            values.append(merged.label(partial_column(measure, name)))
+    return sa.select(*keys, *values).select_from(table).group_by(*keys)
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")

@@ -1,0 +1,88 @@
+"""The engine's view of the cuboid store: the current version, reloaded when a build switches it.
+
+Each query takes one :class:`Snapshot` and uses it from start to end. A store built for another model or
+other facts is never used: answers would not match the facts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aggregates.errors import CuboidStoreError
+from aggregates.store import CuboidStore, Manifest
+from cube_models import ModelCatalog
+from cube_server.backend import DuckDBBackend
+from cube_server.cuboids import CuboidSource
+
+log = logging.getLogger("cube_server.store")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    status: str  # "serving", "absent", or why the store is not used
+    manifest: Manifest | None = None
+    sources: dict[tuple[str, str], CuboidSource] = field(default_factory=dict)
+
+    def sources_of(self, cube: str) -> list[CuboidSource]:
+        return [source for (owner, _), source in self.sources.items() if owner == cube]
+
+
+class StoreView:
+    def __init__(
+        self,
+        store: CuboidStore | None,
+        catalog: ModelCatalog,
+        backend: DuckDBBackend,
+        model_hash: str,
+        facts_version: str,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.backend = backend
+        self.model_hash = model_hash
+        self.facts_version = facts_version
+        self._lock = threading.Lock()
+        self._stamp: object = object()
+        self._snapshot = Snapshot("absent")
+
+    def snapshot(self) -> Snapshot:
+        if self.store is None:
+            return self._snapshot
+        stamp = self.store.pointer_stamp()
+        with self._lock:
+            if stamp != self._stamp:
+                self._snapshot = self._load()
+                self._stamp = stamp
+            return self._snapshot
+
+    def _load(self) -> Snapshot:
+        assert self.store is not None
+        try:
+            manifest = self.store.current()
+        except CuboidStoreError as error:
+            log.error("the cuboid store cannot be read; answering from the facts: %s", error.message)
+            return Snapshot(f"unreadable: {error.message}")
+        if manifest is None:
+            return Snapshot("absent")
+        if manifest.model_hash != self.model_hash:
+            return Snapshot("stale: built for another version of the model; run cube-server build", manifest)
+        if manifest.facts_version != self.facts_version:
+            return Snapshot("stale: the facts changed since the build; run cube-server build", manifest)
+        version_dir = self.store.version_dir(manifest.version)
+        sources = {}
+        for cuboid in manifest.cuboids:
+            cube = self.catalog.cube(cuboid.cube)
+            files = cuboid_files(version_dir, cuboid.path, cuboid.partition_level is not None)
+            table = self.backend.parquet_view(f"cuboid_{manifest.version}_{cuboid.cube}_{cuboid.name}", files)
+            sources[(cuboid.cube, cuboid.name)] = CuboidSource(cube, cuboid, table)
+        log.info("serving cuboid store version %s (%d cuboids)", manifest.version, len(sources))
+        return Snapshot("serving", manifest, sources)
+
+
+def cuboid_files(version_dir: Path, path: str, partitioned: bool) -> str:
+    """The glob of a built cuboid's Parquet files."""
+    directory = version_dir / path
+    return str(directory / "**" / "*.parquet") if partitioned else str(directory / "data.parquet")
