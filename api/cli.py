@@ -10,11 +10,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from aggregates.store import CuboidStore
 from api.config import settings_from_env
 from api.operations import cuts_of, drilldown_of, names_of, order_of
 from cube_models import ModelError, validate_model
 from cube_models.errors import CubeError
 from cube_models.json_schema import model_json_schema
+from cube_server.build import build_store
+from cube_server.engine import CubeEngine
 from cube_server.project import CONFIG_NAME, Project, ensure_data, load_project, open_engine
 from cube_server.query import Query
 
@@ -48,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     _data_root_option(serve)
     _serve_options(serve)
     serve.set_defaults(handler=_serve)
+
+    build = commands.add_parser(
+        "build", help="build the cuboid store of a project (a new version, switched atomically)"
+    )
+    build.add_argument("project", type=Path)
+    _data_root_option(build)
+    build.set_defaults(handler=_build)
 
     generate = commands.add_parser("generate", help="generate telecom demo data as Parquet")
     generate.add_argument("--rows", type=int, default=1_000_000)
@@ -118,7 +128,38 @@ def _run_server(project: Project, host: str, port: int, log_level: str) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     root = args.project or _find_demo_project()
-    return _run_server(_prepare(root), args.host, args.port, args.log_level)
+    project = _prepare(root)
+    engine = open_engine(project, settings_from_env())
+    if engine.snapshot().status != "serving":
+        _build_with_progress(engine, project)
+    return _run_server(project, args.host, args.port, args.log_level)
+
+
+def _build(args: argparse.Namespace) -> int:
+    project = _prepare(args.project, args.data_root)
+    engine = open_engine(project, settings_from_env(), use_store=False)
+    _build_with_progress(engine, project)
+    return 0
+
+
+def _build_with_progress(engine: CubeEngine, project: Project) -> None:
+    def progress(done: int, total: int, name: str) -> None:
+        width = 30
+        filled = width * (done - 1) // total
+        print(
+            f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {name:<50}",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    print(f"building cuboids into {project.store_dir} ...", file=sys.stderr, flush=True)
+    report = build_store(engine, CuboidStore(project.store_dir), progress)
+    print(file=sys.stderr)
+    cuboids = report.manifest.cuboids
+    rows = [[c.cube, c.name, f"{c.rows:,}", f"{c.bytes:,}", c.built_from] for c in cuboids]
+    print(_table(["cube", "cuboid", "rows", "bytes", "built from"], rows))
+    print(f"version {report.manifest.version}: {len(cuboids)} cuboid(s) in {report.elapsed_s:.1f} s")
 
 
 def _find_demo_project() -> Path:

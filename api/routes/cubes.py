@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from aggregates.store import store_summary
 from api.dependencies import EngineDep
 from api.encoding import json_response
 from api.errors import error_responses
@@ -27,3 +28,22 @@ def list_cubes(engine: EngineDep) -> Response:
 def get_cube(cube: str, engine: EngineDep) -> Response:
     model = engine.cube(cube)
     return json_response(cube_model(model, engine.attribute_types(model.name)))
+
+
+@router.get(
+    "/cubes/{cube}/cuboids",
+    summary="The cuboids of the store version now serving: grain, rows, bytes, built at",
+    responses=error_responses(404, 503),
+)
+def list_cuboids(cube: str, engine: EngineDep) -> Response:
+    model = engine.cube(cube)
+    snapshot = engine.snapshot()
+    cuboids = snapshot.manifest.cuboids_of(model.name) if snapshot.manifest and snapshot.status == "serving" else []
+    body = {
+        "cube": model.name,
+        "status": snapshot.status,
+        "version": snapshot.manifest.version if snapshot.manifest else None,
+        "built_at": snapshot.manifest.built_at if snapshot.manifest else None,
+        "cuboids": [store_summary(cuboid) for cuboid in cuboids],
+    }
+    return json_response(body)
