@@ -182,6 +182,7 @@ def explain_body(explanation: Explanation) -> dict[str, Any]:
         "grain": explanation.grain,
         "measures": explanation.measures,
         "version": explanation.version,
+        "candidates": explanation.candidates,
         "statements": [
             {"name": s.name, "sql": s.sql, "parameters": list(s.parameters)} for s in explanation.statements
         ],

@@ -129,6 +129,11 @@ class DuckDBBackend:
         columns = [row[0] for row in self.run_statement(f"DESCRIBE {quoted}")]
         return sa.table(name, *(sa.column(column) for column in columns))
 
+    def table_of(self, name: str) -> sa.TableClause:
+        """A table or view the server created, with its columns as they are now."""
+        columns = [row[0] for row in self.run_statement(f"DESCRIBE {_identifier(name)}")]
+        return sa.table(name, *(sa.column(column) for column in columns))
+
     def table_clause(self, name: str) -> sa.TableClause:
         return sa.table(name, *(sa.column(column) for column in self.table_columns[name]))
 

@@ -71,24 +71,81 @@ def build_store(engine: CubeEngine, store: CuboidStore, progress: Progress | Non
         staging.mkdir(parents=True)
         plans = [(cube, spec) for cube in engine.catalog.cubes for spec in build_order(declared_cuboids(cube))]
         built: list[BuiltCuboid] = []
-        for index, (cube, spec) in enumerate(plans, start=1):
-            if progress:
-                progress(index, len(plans), f"{cube.name}.{spec.name}")
-            siblings = [b for b in built if b.cube == cube.name]
-            built.append(_build_one(engine, cube, spec, staging, siblings, version))
+        shared: dict[tuple[str, str], sa.Select[Any]] = {}
+        try:
+            for cube in engine.catalog.cubes:
+                shared.update(_shared_scan(engine, cube, build_order(declared_cuboids(cube)), version))
+            for index, (cube, spec) in enumerate(plans, start=1):
+                if progress:
+                    progress(index, len(plans), f"{cube.name}.{spec.name}")
+                siblings = [b for b in built if b.cube == cube.name]
+                prepared = shared.get((cube.name, spec.name))
+                built.append(_build_one(engine, cube, spec, staging, siblings, version, prepared))
+        finally:
+            for cube in engine.catalog.cubes:
+                engine.backend.run_statement(f'DROP TABLE IF EXISTS "{_scan_table(version, cube.name)}"')
         manifest = Manifest(version, now_text(), engine.model_hash, engine.facts_version, tuple(built))
         store.publish(manifest)
     return BuildReport(manifest, time.monotonic() - started)
 
 
+def _scan_table(version: str, cube: str) -> str:
+    return f"build_{version}_{cube}".replace("-", "_")
+
+
+def _could_be_parent(parent: CuboidSpec, child: CuboidSpec, measures: tuple[Measure, ...]) -> bool:
+    if parent.name == child.name or not child.levels <= parent.levels:
+        return False
+    parent_levels = {dimension: parent.levels_of(dimension) for dimension in parent.dimensions}
+    fixed = {dimension: child.levels_of(dimension) for dimension in child.dimensions}
+    return all(can_merge(m, parent_levels, fixed) for m in measures)
+
+
+def _shared_scan(
+    engine: CubeEngine, cube: Cube, specs: list[CuboidSpec], version: str
+) -> dict[tuple[str, str], sa.Select[Any]]:
+    """One GROUPING SETS pass over the facts for every cuboid that no other cuboid can be rolled up into.
+
+    The groups land in one in-memory table, tagged by GROUPING(); each cuboid is then copied out of it.
+    Returns the SELECT that yields each such cuboid's rows (none when a single cuboid needs the facts).
+    """
+    measures = stored_measures(cube)
+    roots = [spec for spec in specs if not any(_could_be_parent(other, spec, measures) for other in specs)]
+    if len(roots) < 2:
+        return {}
+    attributes = list(dict.fromkeys(ref for spec in roots for ref in stored_attributes(cube, spec)))
+    if len(attributes) > 60:
+        return {}  # GROUPING() returns a 64-bit mask
+    select = _from_facts(engine, cube, attributes, measures, grouping_sets=[stored_attributes(cube, s) for s in roots])
+    table_name = _scan_table(version, cube.name)
+    engine.backend.run_statement(f'CREATE OR REPLACE TABLE "{table_name}" AS {compile_literal(select)}')
+    table = engine.backend.table_of(table_name)
+    result = {}
+    for spec in roots:
+        kept = set(stored_attributes(cube, spec))
+        mask = sum(1 << (len(attributes) - 1 - i) for i, ref in enumerate(attributes) if ref not in kept)
+        columns = [table.c[column_name(ref)] for ref in stored_attributes(cube, spec)]
+        columns += [table.c[partial_column(m, name)] for m in measures for name, _, _ in partials(m)]
+        result[(cube.name, spec.name)] = sa.select(*columns).where(table.c["grouping_mask"] == mask)
+    return result
+
+
 def _build_one(
-    engine: CubeEngine, cube: Cube, spec: CuboidSpec, staging: Path, built: list[BuiltCuboid], version: str
+    engine: CubeEngine,
+    cube: Cube,
+    spec: CuboidSpec,
+    staging: Path,
+    built: list[BuiltCuboid],
+    version: str,
+    prepared: sa.Select[Any] | None,
 ) -> BuiltCuboid:
     measures = stored_measures(cube)
     attributes = stored_attributes(cube, spec)
-    parent = _smallest_parent(cube, spec, measures, built)
-    if parent is None:
-        select = _from_facts(engine, cube, spec, attributes, measures)
+    parent = None if prepared is not None else _smallest_parent(cube, spec, measures, built)
+    if prepared is not None:
+        select = prepared
+    elif parent is None:
+        select = _from_facts(engine, cube, attributes, measures)
     else:
         table = engine.backend.parquet_view(
             f"building_{version}_{cube.name}_{parent.name}",
@@ -126,7 +183,7 @@ def _build_one(
         rows=rows,
         bytes=size,
         built_at=now_text(),
-        built_from=parent.name if parent else "facts",
+        built_from=parent.name if parent else ("facts (shared scan)" if prepared is not None else "facts"),
         partition_level=partition,
         partitions=partitions,
     )
@@ -158,7 +215,11 @@ def _smallest_parent(
 
 
 def _from_facts(
-    engine: CubeEngine, cube: Cube, spec: CuboidSpec, attributes: list[str], measures: tuple[Measure, ...]
+    engine: CubeEngine,
+    cube: Cube,
+    attributes: list[str],
+    measures: tuple[Measure, ...],
+    grouping_sets: list[list[str]] | None = None,
 ) -> sa.Select[Any]:
     star: Star = engine.star(cube.name)
     columns = [star.attribute(ref).label(column_name(ref)) for ref in attributes]
@@ -176,7 +237,11 @@ def _from_facts(
         value = inner.c[f"input{index}"] if f"input{index}" in inner.c else None
         for name, compute, _ in partials(measure):
             values.append(_partial(compute, value, types.get(measure.name, "")).label(partial_column(measure, name)))
-    return sa.select(*keys, *values).group_by(*keys)
+    if grouping_sets is None:
+        return sa.select(*keys, *values).group_by(*keys)
+    sets = [sa.tuple_(*(inner.c[column_name(ref)] for ref in refs)) for refs in grouping_sets]
+    mask = sa.func.grouping(*keys).label("grouping_mask")
+    return sa.select(*keys, *values, mask).group_by(sa.func.grouping_sets(*sets))
 
 
 def _partial(compute: str, value: sa.ColumnElement[Any] | None, input_type: str) -> sa.ColumnElement[Any]:

@@ -123,11 +123,18 @@ class CubeEngine:
         """A cell query over the cheapest source that answers it exactly: a cuboid, else the facts."""
         built = [source.cuboid for source in snapshot.sources_of(cube.name)]
         route = route_query(built, needs_of(bound_cuts, drilldown, base))
+        summary_route = route_query(built, needs_of(bound_cuts, (), base)) if drilldown else route
+        source, renderer = self._source(cube, snapshot, route)
+        summary_source = self._source(cube, snapshot, summary_route)
+        cell = CellQuery(source, renderer, bound_cuts, drilldown, measures, base, summary_source)
+        cell.summary_source_name = source_label(summary_route)
+        return cell, route
+
+    def _source(self, cube: Cube, snapshot: Snapshot, route: Route) -> tuple[Any, CutRenderer]:
         source: Any = self._stars[cube.name]
         if route.chosen is not None:
             source = snapshot.sources[(cube.name, route.chosen.name)]
-        renderer = CutRenderer(source, self._types[cube.name])
-        return CellQuery(source, renderer, bound_cuts, drilldown, measures, base), route
+        return source, CutRenderer(source, self._types[cube.name])
 
     # ---- model ---------------------------------------------------------------------------------
     def cube(self, name: str) -> Cube:
@@ -284,7 +291,7 @@ class CubeEngine:
                 total_cell_count=_total_cells(tables),
                 levels={drill.key: [level.name for level in drill.levels] for drill in drilldown},
                 measures=[m.name for m in measures],
-                meta=Meta(cube.name, source_name, version),
+                meta=Meta(cube.name, source_name, version, extra=_summary_extra(cell, source_name, tables)),
             )
 
         grain = _grain(drilldown, bound_cuts)
@@ -378,6 +385,13 @@ class CubeEngine:
         if extra:
             result.meta.extra.update(extra)
         return result
+
+
+def _summary_extra(cell: CellQuery, source: str, tables: dict[str, pa.Table]) -> dict[str, Any]:
+    """Name the summary's source when it was queried from a different one than the cells."""
+    if "summary" in tables and cell.summary_source_name != source:
+        return {"summary_source": cell.summary_source_name}
+    return {}
 
 
 def _total_cells(tables: dict[str, pa.Table]) -> int | None:

@@ -56,8 +56,10 @@ class CellQuery:
         drilldown: tuple[DrillLevels, ...],
         measures: tuple[Measure, ...],
         base: tuple[Measure, ...],
+        summary_source: tuple[Any, CutRenderer] | None = None,
     ) -> None:
         self.star = star
+        self.summary_source_name = "facts"
         self.drilldown = drilldown
         self.measures = measures
         self.base = base
@@ -71,10 +73,14 @@ class CellQuery:
         self.values = measure_columns(self.inner, star, self.inner_select.measure_labels, base)
         self.value_by_name = {m.name: v for m, v in zip(base, self.values, strict=True)}
         self.group_columns = [self.inner.c[label] for label in self.inner_select.attribute_labels.values()]
-        # The summary reads only what the cuts and measures need: no joins for the drilled levels.
-        summary_select = InnerSelect.make(star, conditions, [], base, cut_refs(bound_cuts))
+        # The summary reads only what the cuts and measures need: no joins for the drilled levels. It is a
+        # coarser question than the cells, so it may come from another source: a distinct count that a
+        # cuboid serves per year cannot be summed over the years.
+        summary_star, summary_cuts = summary_source or (star, cuts)
+        summary_conditions = [summary_cuts.condition(bound) for bound in bound_cuts]
+        summary_select = InnerSelect.make(summary_star, summary_conditions, [], base, cut_refs(bound_cuts))
         self.summary_inner = summary_select.subquery(base)
-        self.summary_values = measure_columns(self.summary_inner, star, summary_select.measure_labels, base)
+        self.summary_values = measure_columns(self.summary_inner, summary_star, summary_select.measure_labels, base)
 
     def column(self, ref: str) -> sa.ColumnElement[Any]:
         return self.inner.c[self.inner_select.attribute_labels[ref]]

@@ -430,7 +430,7 @@ def test_explain_returns_parameterised_sql_without_running_it(
 
     monkeypatch.setattr(engine.backend, "execute", refuse)
     body = decoded(client.get(f"{BASE}/explain", params=params))
-    assert set(body) == {"operation", "cube", "source", "grain", "measures", "statements", "version"}
+    assert set(body) == {"operation", "cube", "source", "grain", "measures", "statements", "version", "candidates"}
     assert body["operation"] == params.get("operation", "aggregate")
     assert body["cube"] == CUBE and body["version"] == engine.version and body["source"] == "facts"
     assert body["statements"]
