@@ -129,6 +129,9 @@ class DuckDBBackend:
         columns = [row[0] for row in self.run_statement(f"DESCRIBE {quoted}")]
         return sa.table(name, *(sa.column(column) for column in columns))
 
+    def drop_view(self, name: str) -> None:
+        self.run_statement(f"DROP VIEW IF EXISTS {_identifier(name)}")
+
     def table_of(self, name: str) -> sa.TableClause:
         """A table or view the server created, with its columns as they are now."""
         columns = [row[0] for row in self.run_statement(f"DESCRIBE {_identifier(name)}")]

@@ -47,6 +47,7 @@ class StoreView:
         self._lock = threading.Lock()
         self._stamp: object = object()
         self._snapshot = Snapshot("absent")
+        self._views: dict[str, list[str]] = {}  # version -> its views, oldest first
 
     def snapshot(self) -> Snapshot:
         if self.store is None:
@@ -73,13 +74,25 @@ class StoreView:
             return Snapshot("stale: the facts changed since the build; run cube-server build", manifest)
         version_dir = self.store.version_dir(manifest.version)
         sources = {}
+        views = []
         for cuboid in manifest.cuboids:
             cube = self.catalog.cube(cuboid.cube)
             files = cuboid_files(version_dir, cuboid.path, cuboid.partition_level is not None)
-            table = self.backend.parquet_view(f"cuboid_{manifest.version}_{cuboid.cube}_{cuboid.name}", files)
-            sources[(cuboid.cube, cuboid.name)] = CuboidSource(cube, cuboid, table)
+            view = f"cuboid_{manifest.version}_{cuboid.cube}_{cuboid.name}"
+            sources[(cuboid.cube, cuboid.name)] = CuboidSource(cube, cuboid, self.backend.parquet_view(view, files))
+            views.append(view)
+        self._forget_old_views(manifest.version, views)
         log.info("serving cuboid store version %s (%d cuboids)", manifest.version, len(sources))
         return Snapshot("serving", manifest, sources)
+
+    def _forget_old_views(self, version: str, views: list[str]) -> None:
+        """Keep the views of this version and the one before (queries may still read it); drop older ones."""
+        self._views.pop(version, None)
+        self._views[version] = views
+        while len(self._views) > 2:
+            old_version = next(iter(self._views))
+            for view in self._views.pop(old_version):
+                self.backend.drop_view(view)
 
 
 def cuboid_files(version_dir: Path, path: str, partitioned: bool) -> str:
