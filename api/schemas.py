@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Format = Literal["json", "csv", "arrow"]
 TEXT = 20_000
+# A JSON body may give a parameter as one string or as a list of strings: the limits bound each string's
+# length and the list's number of items separately.
+Text = Annotated[str, Field(max_length=TEXT)]
+OneOrMany16 = Text | Annotated[list[Text], Field(max_length=16)]
+OneOrMany64 = Text | Annotated[list[Text], Field(max_length=64)]
+OneOrMany256 = Text | Annotated[list[Text], Field(max_length=256)]
 
 
 class ErrorBody(BaseModel):
@@ -85,22 +91,22 @@ class QueryBody(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     operation: Operation = "aggregate"
     explain: bool = False
-    cut: str | list[str] = Field([], max_length=64)
-    drilldown: str | list[str] = Field([], max_length=64)
-    measures: str | list[str] = Field([], max_length=64)
-    order: str | list[str] = Field([], max_length=64)
+    cut: OneOrMany64 = []
+    drilldown: OneOrMany64 = []
+    measures: OneOrMany64 = []
+    order: OneOrMany64 = []
     limit: int | None = Field(None, ge=0)
     offset: int = Field(0, ge=0)
     dimension: str | None = Field(None, max_length=200)
     depth: int = Field(1, ge=1, le=32)
     steps: int = Field(1, ge=1, le=32)
-    rows: str | list[str] = Field([], max_length=16)
-    columns: str | list[str] = Field([], max_length=16)
+    rows: OneOrMany16 = []
+    columns: OneOrMany16 = []
     totals: bool = True
     level: str | None = Field(None, max_length=200)
     hierarchy: str | None = Field(None, max_length=200)
     search: str | None = Field(None, max_length=200)
-    fields: str | list[str] = Field([], max_length=256)
+    fields: OneOrMany256 = []
     format: Format | None = None
 
 

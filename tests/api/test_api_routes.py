@@ -594,3 +594,22 @@ def test_openapi_documents_no_422_the_server_never_sends(client: TestClient) -> 
     )
     assert documented == []
     assert client.get(f"{BASE}/aggregate", params={"limit": "x"}).status_code == 400
+
+
+def test_post_query_accepts_long_string_parameters(client: TestClient) -> None:
+    """One string or a list: limits bound each string's length and the list's items, not a string's characters."""
+    cut = "geography:domestic,asia,cn,south_china,gd;domestic,asia,cn,east_china,js|time:2024"
+    assert len(cut) > 64
+    body = {
+        "operation": "pivot",
+        "rows": "geography:province",
+        "columns": "time:quarter",
+        "cut": cut,
+        "measures": "revenue",
+    }
+    as_strings = client.post(f"{BASE}/query", json=body)
+    as_lists = client.post(f"{BASE}/query", json={**body, "rows": [body["rows"]], "cut": [cut]})
+    assert as_strings.status_code == 200, as_strings.text
+    assert as_strings.json()["values"] == as_lists.json()["values"]
+    too_many = client.post(f"{BASE}/query", json={**body, "rows": ["geography:scope"] * 17})
+    assert too_many.status_code == 400 and too_many.json()["error"]["code"] == "invalid_parameter"

@@ -1,0 +1,897 @@
+"""Benchmark: cube answers over HTTP (from the cuboid store) against the same question as SQL on DuckDB.
+
+    python benchmarks/cuboid_benchmark.py [--suite ssb|telecom|all] [--repeat 5]
+                                          [--rows 10000000] [--data DIR] [--ssb-data DIR] [--keep]
+
+For each suite it
+
+1. writes a temporary project (the example's ``model.json`` and data, a store directory of its own),
+2. builds the store with the real ``cube-server build`` (a subprocess) and times it,
+3. times ONE DuckDB ``SELECT … GROUP BY GROUPING SETS ((…), (…), …)`` over the raw Parquet that produces
+   the groups of every cuboid the model declares, with the same measures (the floor for a one-pass
+   build), and checks it yields as many groups as the build wrote rows,
+4. serves the project with the real ``cube-server serve`` (a subprocess on a free loopback port, waiting
+   for ``/ready``),
+5. asks each question over HTTP with httpx and as hand-written SQL directly on DuckDB over the raw Parquet
+   in this process: one untimed warm-up each, then ``--repeat`` timed runs, alternating HTTP and SQL so
+   both see the same machine noise; "ours" is the HTTP round trip including reading and decoding the JSON
+   (decimals exact), "DuckDB" is executing the SQL and fetching its rows,
+6. checks that every answer agrees with the SQL (cells with their keys and values, summary, cell count;
+   for the pivot every grid cell, the row, column and grand totals) and prints a Markdown table per suite.
+
+Suites: ``ssb`` (the 13 queries of ``examples/ssb/queries.py`` with their SQL; data as configured in
+``examples/ssb/cube-server.toml`` unless ``--ssb-data``) and ``telecom`` (18 questions over ``--rows``
+generated charge records; ``--data DIR`` reuses a dataset generated with ``cube-server generate`` when
+``DIR/manifest.json`` exists, else it is generated there; default ``$TMPDIR/cube-bench-telecom-<rows>``).
+Exits 1 when any answer differs from the SQL, 2 when the server or the build fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import duckdb
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SSB_PROJECT = ROOT / "examples" / "ssb"
+TELECOM_PROJECT = ROOT / "examples" / "telecom"
+
+
+# ---- small helpers ------------------------------------------------------------------------------
+class SetupError(Exception):
+    """The build, the server or the data could not be prepared (exit code 2)."""
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cube_server_command() -> list[str]:
+    executable = shutil.which("cube-server")
+    return [executable] if executable else [sys.executable, "-m", "api.cli"]
+
+
+def sql_literal(text: str | Path) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def same(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a == b
+    if isinstance(a, int | Decimal) and isinstance(b, int | Decimal):
+        return Decimal(a) == Decimal(b)
+    return bool(a == b)
+
+
+def arpu(revenue: Any, subscribers: Any) -> Decimal | None:
+    """The model's calculated measure: revenue / subscribers, rounded half-even to 2 places (null over 0)."""
+    if revenue is None or not subscribers:
+        return None
+    return (Decimal(revenue) / Decimal(subscribers)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+
+
+# ---- questions ----------------------------------------------------------------------------------
+@dataclass
+class Question:
+    name: str
+    path: str  # e.g. "aggregate", "drilldown", "slice", "pivot" (under /v1/cubes/<cube>/)
+    params: dict[str, str]
+    direct: Callable[[duckdb.DuckDBPyConnection], Any]  # the SQL answer, shaped for ``check``
+    check: Callable[[dict[str, Any], Any], str | None]  # None when the HTTP answer agrees
+
+
+@dataclass
+class Outcome:
+    name: str
+    source: str
+    ours_ms: float  # HTTP round trip, JSON decoded
+    engine_ms: float  # the server's own time for the query (Server-Timing: engine)
+    duckdb_ms: float
+    problem: str | None
+    cells: str
+
+    @property
+    def speedup(self) -> float:
+        return self.duckdb_ms / self.ours_ms
+
+
+@dataclass
+class SuiteReport:
+    name: str
+    facts: int
+    build_s: float
+    build_internal_s: float | None
+    grouping_sets_s: float
+    grouping_sets_groups: int
+    health_ms: float = float("nan")  # the HTTP floor: median round trip of GET /health
+    cuboids: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def check_cellset(got: dict[str, Any], want: dict[str, Any], *, ordered: bool) -> str | None:
+    """Summary, cell count and every cell (the SQL's columns: level keys and measures) must agree."""
+    for name, value in want["summary"].items():
+        if not same(got["summary"].get(name), value):
+            return f"summary {name}: ours {got['summary'].get(name)!r}, SQL {value!r}"
+    if "total_cell_count" in want and got.get("total_cell_count") != want["total_cell_count"]:
+        return f"total_cell_count: ours {got.get('total_cell_count')!r}, SQL {want['total_cell_count']!r}"
+    got_cells, want_cells = got["cells"], want["cells"]
+    if len(got_cells) != len(want_cells):
+        return f"{len(got_cells)} cells from us, {len(want_cells)} from SQL"
+    if not want_cells:
+        return None
+    columns = list(want_cells[0])
+    projected = [{c: cell.get(c, "<absent>") for c in columns} for cell in got_cells]
+    if not ordered:
+
+        def key(cell: dict[str, Any]) -> str:
+            return repr([cell[c] for c in columns if c not in want["summary"]])
+
+        projected.sort(key=key)
+        want_cells = sorted(want_cells, key=key)
+    for index, (a, b) in enumerate(zip(projected, want_cells, strict=True)):
+        if not all(same(a[c], b[c]) for c in columns):
+            return f"cell {index}: ours {a!r}, SQL {b!r}"
+    return None
+
+
+def rows_of(connection: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    cursor = connection.execute(sql)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+# ---- SSB ----------------------------------------------------------------------------------------
+# the stored measures of the model: the columns the pass reads, and their aggregates
+SSB_INPUTS = ["lo_revenue", "lo_supplycost", "lo_extendedprice", "lo_discount"]
+SSB_MEASURES = [
+    "sum(lo_revenue)",
+    "sum(lo_supplycost)",
+    "sum(lo_extendedprice)",
+    "sum(lo_extendedprice * lo_discount)",
+    "sum(lo_revenue - lo_supplycost)",
+    "count(*)",
+]
+# dimension -> hierarchy -> [(level, columns it adds: key, then label when it has one)]
+SSB_LEVELS: dict[str, dict[str, list[tuple[str, list[str]]]]] = {
+    "order_date": {
+        "default": [("year", ["d_year"]), ("yearmonth", ["d_yearmonthnum", "d_yearmonth"]), ("date", ["d_datekey"])],
+        "weekly": [("year", ["d_year"]), ("week", ["d_weeknuminyear"])],
+    },
+    "customer": {"default": [("region", ["c_region"]), ("nation", ["c_nation"]), ("city", ["c_city"])]},
+    "supplier": {"default": [("region", ["s_region"]), ("nation", ["s_nation"]), ("city", ["s_city"])]},
+    "part": {"default": [("mfgr", ["p_mfgr"]), ("category", ["p_category"]), ("brand", ["p_brand1"])]},
+    "discount": {"default": [("discount", ["lo_discount"])]},
+    "quantity": {"default": [("quantity", ["lo_quantity"])]},
+}
+SSB_STAR = """
+    FROM {lineorder}
+      LEFT JOIN {dates} ON lo_orderdate = d_datekey
+      LEFT JOIN {customer} ON lo_custkey = c_custkey
+      LEFT JOIN {supplier} ON lo_suppkey = s_suppkey
+      LEFT JOIN {part} ON lo_partkey = p_partkey
+"""
+
+
+def ssb_questions(queries: ModuleType, tables: dict[str, str]) -> list[Question]:
+    questions = []
+    for query in queries.SSB_QUERIES:
+        params = {"cut": query.cut, "measures": ",".join(query.measures)}
+        if query.drilldown:
+            params["drilldown"] = query.drilldown
+        if query.order:
+            params["order"] = query.order
+        questions.append(
+            Question(
+                query.name,
+                "aggregate",
+                params,
+                lambda connection, q=query: queries.expected_answer(connection, q, tables),
+                lambda got, want: check_cellset(got, want, ordered=True),
+            )
+        )
+    return questions
+
+
+# ---- telecom ------------------------------------------------------------------------------------
+TELECOM_INPUTS = ["c.revenue AS revenue", "c.call_minutes AS call_minutes", "c.customer_code AS customer_code"]
+TELECOM_MEASURES = ["sum(revenue)", "sum(call_minutes)", "count(*)", "count(DISTINCT customer_code)"]
+
+
+def _unknown(alias: str, key: str, column: str) -> str:
+    """A dimension attribute through a left join whose orphans read as the member 'unknown' (as the model says)."""
+    return f"unk({alias}.{key}, {alias}.{column})"
+
+
+def _path(alias: str, key: str, dimension: str, levels: list[str], labels: bool) -> list[tuple[str, str]]:
+    columns = []
+    for level in levels:
+        columns.append((_unknown(alias, key, level), f"{dimension}.{level}"))
+        if labels:
+            columns.append((_unknown(alias, key, f"{level}_name_en"), f"{dimension}.{level}.label"))
+    return columns
+
+
+TIME = [("year", "year"), ("quarter", "quarter"), ("month", "month"), ("day", "day"), ("hour", "hour")]
+GEOGRAPHY = ["scope", "continent", "country", "region", "province", "city"]
+ORGANISATION = ["head_office", "province_branch", "city_branch"]
+
+
+def telecom_levels() -> dict[str, dict[str, list[tuple[str, list[tuple[str, str]]]]]]:
+    """dimension -> hierarchy -> [(level, [(SQL expression, column name)])] with the stored key and label."""
+    time_default = [(level, [(f"{fn}(c.charged_at)", f"time.{level}")]) for level, fn in TIME]
+    time_weekly = [
+        ("isoyear", [("isoyear(c.charged_at)", "time.isoyear")]),
+        ("isoweek", [("week(c.charged_at)", "time.isoweek")]),
+        ("day", [("day(c.charged_at)", "time.day")]),
+    ]
+
+    def levels(alias: str, key: str, dimension: str, names: list[str]) -> list[tuple[str, list[tuple[str, str]]]]:
+        return [(name, _path(alias, key, dimension, [name], labels=True)) for name in names]
+
+    return {
+        "time": {"default": time_default, "weekly": time_weekly},
+        "geography": {"default": levels("g", "geography_code", "geography", GEOGRAPHY)},
+        "organisation": {"default": levels("o", "branch_code", "organisation", ORGANISATION)},
+        "product": {"default": levels("p", "product_code", "product", ["line", "product"])},
+        "customer": {"default": levels("cu", "customer_code", "customer", ["segment", "customer"])},
+        "channel": {
+            "default": [
+                (
+                    "channel",
+                    [
+                        (_unknown("ch", "channel_code", "channel_code"), "channel.channel"),
+                        (_unknown("ch", "channel_code", "channel_name_en"), "channel.channel.label"),
+                    ],
+                )
+            ]
+        },
+    }
+
+
+TELECOM_STAR = """
+    FROM charges c
+      LEFT JOIN geography g ON c.geography_code = g.geography_code
+      LEFT JOIN organisation o ON c.branch_code = o.branch_code
+      LEFT JOIN product p ON c.product_code = p.product_code
+      LEFT JOIN customer cu ON c.customer_code = cu.customer_code
+      LEFT JOIN channel ch ON c.channel_code = ch.channel_code
+"""
+
+
+def telecom_setup(connection: duckdb.DuckDBPyConnection, data: Path) -> None:
+    """Views over the raw Parquet files, and the one macro the SQL uses for orphan keys."""
+    files = {"charges": data / "facts" / "*.parquet"}
+    dimensions = ("geography", "organisation", "product", "customer", "channel")
+    files |= {table: data / f"{table}.parquet" for table in dimensions}
+    for table, path in files.items():
+        connection.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet({sql_literal(path)})")
+    connection.execute("CREATE MACRO unk(k, v) AS CASE WHEN k IS NULL THEN 'unknown' ELSE v END")
+
+
+def cols(items: list[tuple[str, str]]) -> str:
+    return ", ".join(f'{expr} AS "{name}"' for expr, name in items)
+
+
+def time_path(depth: int) -> list[tuple[str, str]]:
+    return [(f"{fn}(c.charged_at)", f"time.{level}") for level, fn in TIME[:depth]]
+
+
+def geo_path(level: str) -> list[tuple[str, str]]:
+    names = GEOGRAPHY[: GEOGRAPHY.index(level) + 1]
+    return [(_unknown("g", "geography_code", name), f"geography.{name}") for name in names]
+
+
+YEAR_2025 = "c.charged_at >= TIMESTAMP '2025-01-01' AND c.charged_at < TIMESTAMP '2026-01-01'"
+MARCH_2025 = "c.charged_at >= TIMESTAMP '2025-03-01' AND c.charged_at < TIMESTAMP '2025-04-01'"
+JAN_15_2025 = "c.charged_at >= TIMESTAMP '2025-01-15' AND c.charged_at < TIMESTAMP '2025-01-16'"
+ISO_2025 = "c.charged_at >= TIMESTAMP '2024-12-30' AND c.charged_at < TIMESTAMP '2025-12-29'"  # ISO year 2025
+GEO_JOIN = "LEFT JOIN geography g ON c.geography_code = g.geography_code"
+PRODUCT_JOIN = "LEFT JOIN product p ON c.product_code = p.product_code"
+LINE = [(_unknown("p", "product_code", "line"), "product.line")]
+
+
+def grouped(keys: list[tuple[str, str]], measures: str, joins: str = "", where: str = "", tail: str = "") -> str:
+    select = cols(keys) + (", " if keys else "") + measures
+    sql = f"SELECT {select} FROM charges c {joins}"
+    if where:
+        sql += f" WHERE {where}"
+    if keys:
+        sql += " GROUP BY ALL"
+    return sql + (" " + tail if tail else "")
+
+
+def cellset(
+    cells_sql: str | None, summary_sql: str | None = None, *, derive: Callable[[dict[str, Any]], None] | None = None
+) -> Callable[[duckdb.DuckDBPyConnection], dict[str, Any]]:
+    """Run the cells SQL (and the summary SQL, when the summary is not the sum of the cells)."""
+
+    def run(connection: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        cells = rows_of(connection, cells_sql) if cells_sql else []
+        if summary_sql:
+            summary = rows_of(connection, summary_sql)[0]
+        else:
+            # every measure here is additive: the summary is the sum of the cells (level columns have dots)
+            measures = [name for name in cells[0] if "." not in name]
+            summary = {name: sum(cell[name] for cell in cells) for name in measures}
+        count = summary.pop("total_cell_count", len(cells) if cells_sql else None)
+        summary = {name: 0 if value is None else value for name, value in summary.items()}  # SUM of nothing
+        for row in [*cells, summary]:
+            if derive:
+                derive(row)
+        result = {"cells": cells, "summary": summary}
+        if cells_sql:
+            result["total_cell_count"] = count
+        return result
+
+    return run
+
+
+def with_arpu(row: dict[str, Any]) -> None:
+    row["arpu"] = arpu(row["revenue"], row["subscribers"])
+
+
+def telecom_questions() -> list[Question]:
+    revenue = "sum(c.revenue) AS revenue"
+    unordered = lambda got, want: check_cellset(got, want, ordered=False)  # noqa: E731
+    ordered = lambda got, want: check_cellset(got, want, ordered=True)  # noqa: E731
+    subscribers = "count(DISTINCT c.customer_code) AS subscribers"
+    q = Question
+    return [
+        q("total revenue and records", "aggregate", {"measures": "revenue,record_count"},
+          cellset(None, "SELECT sum(revenue) AS revenue, count(*) AS record_count FROM charges"), unordered),
+        q("revenue by year × province", "aggregate",
+          {"drilldown": "time:year|geography:province", "measures": "revenue"},
+          cellset(grouped(time_path(1) + geo_path("province"), revenue, GEO_JOIN)), unordered),
+        q("revenue by month × province, 2025", "aggregate",
+          {"cut": "time:2025", "drilldown": "time:month|geography:province", "measures": "revenue"},
+          cellset(grouped(time_path(3) + geo_path("province"), revenue, GEO_JOIN, YEAR_2025)), unordered),
+        q("revenue by year × product line", "aggregate",
+          {"drilldown": "time:year|product:line", "measures": "revenue"},
+          cellset(grouped(time_path(1) + LINE, revenue, PRODUCT_JOIN)), unordered),
+        q("revenue by month × product line, 2025", "aggregate",
+          {"cut": "time:2025", "drilldown": "time:month|product:line", "measures": "revenue"},
+          cellset(grouped(time_path(3) + LINE, revenue, PRODUCT_JOIN, YEAR_2025)), unordered),
+        q("drill-down March 2025 → days", "drilldown",
+          {"cut": "time:2025,1,3", "dimension": "time", "measures": "revenue"},
+          cellset(grouped(time_path(4), revenue, "", MARCH_2025)), unordered),
+        q("slice: key accounts 2025 by channel", "slice",
+          {"cut": "time:2025|customer:key_account", "drilldown": "channel", "measures": "revenue,record_count"},
+          cellset(grouped([(_unknown("ch", "channel_code", "channel_code"), "channel.channel")],
+                          f"{revenue}, count(*) AS record_count",
+                          "LEFT JOIN customer cu ON c.customer_code = cu.customer_code "
+                          "LEFT JOIN channel ch ON c.channel_code = ch.channel_code",
+                          f"{YEAR_2025} AND unk(cu.customer_code, cu.segment) = 'key_account'")), unordered),
+        q("pivot province × quarter, 2025", "pivot",
+          {"rows": "geography:province", "columns": "time:quarter", "cut": "time:2025", "measures": "revenue"},
+          pivot_answer(geo_path("province"), time_path(2), GEO_JOIN, YEAR_2025), check_pivot),
+        q("top-10 cities by revenue, 2025", "aggregate",
+          {"cut": "time:2025", "drilldown": "geography:city", "measures": "revenue", "order": "revenue:desc",
+           "limit": "10"},
+          cellset(grouped(geo_path("city"), revenue, GEO_JOIN, YEAR_2025, "ORDER BY revenue DESC LIMIT 10"),
+                  f"SELECT (SELECT sum(revenue) FROM charges c WHERE {YEAR_2025}) AS revenue, "
+                  f"(SELECT count(*) FROM ({grouped(geo_path('city'), 'count(*)', GEO_JOIN, YEAR_2025)})) "
+                  "AS total_cell_count"), ordered),
+        q("distinct subscribers by month", "aggregate", {"drilldown": "time:month", "measures": "subscribers"},
+          cellset(grouped(time_path(3), subscribers),
+                  "SELECT count(DISTINCT customer_code) AS subscribers FROM charges"), unordered),
+        q("ARPU by segment, 2025", "aggregate",
+          {"cut": "time:2025", "drilldown": "customer:segment", "measures": "revenue,subscribers,arpu"},
+          cellset(grouped([(_unknown("cu", "customer_code", "segment"), "customer.segment")],
+                          f"{revenue}, {subscribers}",
+                          "LEFT JOIN customer cu ON c.customer_code = cu.customer_code", YEAR_2025),
+                  f"SELECT sum(revenue) AS revenue, {subscribers} FROM charges c WHERE {YEAR_2025}",
+                  derive=with_arpu), unordered),
+        q("revenue by province branch", "aggregate",
+          {"drilldown": "organisation:province_branch", "measures": "revenue"},
+          cellset(grouped([(_unknown("o", "branch_code", name), f"organisation.{name}")
+                           for name in ORGANISATION[:2]], revenue,
+                          "LEFT JOIN organisation o ON c.branch_code = o.branch_code")), unordered),
+        q("call minutes by hour, 15 Jan 2025", "aggregate",
+          {"cut": "time:2025,1,1,15", "drilldown": "time:hour", "measures": "call_minutes"},
+          cellset(grouped(time_path(5), "sum(c.call_minutes) AS call_minutes", "", JAN_15_2025)), unordered),
+        q("call minutes by hour, March 2025", "aggregate",
+          {"cut": "time:2025,1,3", "drilldown": "time:hour", "measures": "call_minutes"},
+          cellset(grouped(time_path(5), "sum(c.call_minutes) AS call_minutes", "", MARCH_2025)), unordered),
+        q("revenue by ISO week of 2025", "aggregate",
+          {"cut": "time@weekly:2025", "drilldown": "time@weekly:isoweek", "measures": "revenue"},
+          cellset(grouped([("isoyear(c.charged_at)", "time.isoyear"), ("week(c.charged_at)", "time.isoweek")],
+                          revenue, "", ISO_2025)), unordered),
+        q("revenue and subscribers by product line", "aggregate",
+          {"drilldown": "product:line", "measures": "revenue,subscribers"},
+          cellset(grouped(LINE, f"{revenue}, {subscribers}", PRODUCT_JOIN),
+                  f"SELECT sum(revenue) AS revenue, {subscribers} FROM charges c"), unordered),
+        q("revenue by region, 2025", "aggregate",
+          {"cut": "time:2025", "drilldown": "geography:region", "measures": "revenue"},
+          cellset(grouped(geo_path("region"), revenue, GEO_JOIN, YEAR_2025)), unordered),
+        q("revenue by channel × product line, 2025 (no cuboid)", "aggregate",
+          {"cut": "time:2025", "drilldown": "channel|product:line", "measures": "revenue"},
+          cellset(grouped([(_unknown("ch", "channel_code", "channel_code"), "channel.channel"), *LINE], revenue,
+                          f"LEFT JOIN channel ch ON c.channel_code = ch.channel_code {PRODUCT_JOIN}", YEAR_2025)),
+          unordered),
+    ]  # fmt: skip
+
+
+def pivot_answer(
+    rows: list[tuple[str, str]], columns: list[tuple[str, str]], joins: str, where: str
+) -> Callable[[duckdb.DuckDBPyConnection], dict[str, Any]]:
+    """The whole pivot (grid, row totals, column totals, grand total) as one GROUPING SETS query."""
+    row_names = [name for _, name in rows]
+    column_names = [name for _, name in columns]
+    quoted = lambda names: ", ".join(f'"{n}"' for n in names)  # noqa: E731
+    sql = (
+        f"SELECT {quoted(row_names + column_names)}, sum(revenue) AS value, "
+        f"GROUPING({quoted(row_names)}) = 0 AS has_row, GROUPING({quoted(column_names)}) = 0 AS has_column "
+        f"FROM (SELECT {cols(rows + columns)}, c.revenue FROM charges c {joins} WHERE {where}) "
+        f"GROUP BY GROUPING SETS (({quoted(row_names + column_names)}), ({quoted(row_names)}), "
+        f"({quoted(column_names)}), ())"
+    )
+
+    def run(connection: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        answer: dict[str, Any] = {"grid": {}, "rows": {}, "columns": {}, "grand": None}
+        for row in rows_of(connection, sql):
+            r = tuple(row[n] for n in row_names)
+            c = tuple(row[n] for n in column_names)
+            if row["has_row"] and row["has_column"]:
+                answer["grid"][(r, c)] = row["value"]
+            elif row["has_row"]:
+                answer["rows"][r] = row["value"]
+            elif row["has_column"]:
+                answer["columns"][c] = row["value"]
+            else:
+                answer["grand"] = row["value"]
+        return answer
+
+    return run
+
+
+def check_pivot(got: dict[str, Any], want: dict[str, Any]) -> str | None:
+    if not same(got["grand_total"][0], want["grand"]):
+        return f"grand total: ours {got['grand_total'][0]!r}, SQL {want['grand']!r}"
+    row_headers = [tuple(h) for h in got["row_headers"]]
+    column_headers = [tuple(h) for h in got["column_headers"]]
+    if set(row_headers) != set(want["rows"]) or len(row_headers) != len(want["rows"]):
+        return f"row headers differ: {len(row_headers)} ours, {len(want['rows'])} SQL"
+    if set(column_headers) != set(want["columns"]) or len(column_headers) != len(want["columns"]):
+        return f"column headers differ: ours {column_headers!r}, SQL {sorted(want['columns'])!r}"
+    for i, r in enumerate(row_headers):
+        if not same(got["row_totals"][i][0], want["rows"][r]):
+            return f"row total {r}: ours {got['row_totals'][i][0]!r}, SQL {want['rows'][r]!r}"
+        for j, c in enumerate(column_headers):
+            cell = got["values"][i][j]
+            value = None if cell is None else cell[0]
+            if not same(value, want["grid"].get((r, c))):
+                return f"cell {r} × {c}: ours {value!r}, SQL {want['grid'].get((r, c))!r}"
+    for j, c in enumerate(column_headers):
+        if not same(got["column_totals"][j][0], want["columns"][c]):
+            return f"column total {c}: ours {got['column_totals'][j][0]!r}, SQL {want['columns'][c]!r}"
+    return None
+
+
+# ---- build and the GROUPING SETS floor --------------------------------------------------------
+def declared_cuboids(model_path: Path, cube: str) -> list[dict[str, Any]]:
+    model = json.loads(model_path.read_text(encoding="utf-8"))
+    found = next(c for c in model["cubes"] if c["name"] == cube)
+    if not found.get("cuboids"):
+        raise SetupError(f"{model_path}: cube {cube!r} declares no cuboids")
+    return list(found["cuboids"])
+
+
+def grouping_sets_sql(
+    cuboids: list[dict[str, Any]],
+    levels: dict[str, dict[str, list[tuple[str, list[Any]]]]],
+    star: str,
+    inputs: list[str],
+    measures: list[str],
+) -> tuple[str, int]:
+    """One SELECT … GROUP BY GROUPING SETS with one set per declared cuboid (its levels' keys and labels)."""
+    columns: dict[str, str] = {}  # column name -> expression
+    sets = []
+    for cuboid in cuboids:
+        names: list[str] = []
+        for text in cuboid["levels"]:
+            spec, level = text.split(":", 1)
+            dimension, _, hierarchy = spec.partition("@")
+            path = levels[dimension][hierarchy or "default"]
+            depth = [name for name, _ in path].index(level) + 1
+            for _, items in path[:depth]:
+                for item in items:
+                    expr, name = item if isinstance(item, tuple) else (item, item)
+                    columns.setdefault(name, expr)
+                    names.append(name)
+        sets.append("(" + ", ".join(f'"{n}"' for n in dict.fromkeys(names)) + ")")
+    keys = ", ".join(f'{expr} AS "{name}"' for name, expr in columns.items())
+    select = ", ".join(f'"{name}"' for name in columns)
+    sql = (
+        f"SELECT {select}, {', '.join(measures)} FROM (SELECT {keys}, {', '.join(inputs)} {star}) "
+        f"GROUP BY GROUPING SETS ({', '.join(sets)})"
+    )
+    return sql, len(sets)
+
+
+def time_grouping_sets(connection: duckdb.DuckDBPyConnection, sql: str) -> tuple[float, int]:
+    started = time.perf_counter()
+    table = connection.sql(sql).to_arrow_table()
+    return time.perf_counter() - started, table.num_rows
+
+
+def run_build(project: Path) -> tuple[float, float | None, str]:
+    started = time.perf_counter()
+    done = subprocess.run([*cube_server_command(), "build", str(project)], capture_output=True, text=True, cwd=ROOT)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        log(done.stdout + done.stderr)
+        raise SetupError(f"cube-server build {project} failed with exit code {done.returncode}")
+    match = re.search(r"cuboid\(s\) in ([0-9.]+) s", done.stdout)
+    return elapsed, float(match.group(1)) if match else None, done.stdout
+
+
+# ---- serving ------------------------------------------------------------------------------------
+class Server:
+    """``cube-server serve PROJECT`` on a free loopback port, until closed."""
+
+    def __init__(self, project: Path, workdir: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / "server.log"
+        env = {**os.environ, "CUBE_QUERY_TIMEOUT_MS": os.environ.get("CUBE_QUERY_TIMEOUT_MS", "600000")}
+        command = [*cube_server_command(), "serve", str(project), "--host", "127.0.0.1", "--port", str(self.port),
+                   "--log-level", "warning"]  # fmt: skip
+        self.log_file = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115
+        self.process = subprocess.Popen(command, stdout=self.log_file, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+
+    def wait_ready(self, timeout_s: float = 300) -> float:
+        started = time.perf_counter()
+        with httpx.Client(base_url=self.base, timeout=5) as client:
+            while time.perf_counter() - started < timeout_s:
+                if self.process.poll() is not None:
+                    raise SetupError(f"cube-server serve exited ({self.process.returncode}):\n{self.log_text()}")
+                try:
+                    response = client.get("/ready")
+                    if response.status_code == 200:
+                        return time.perf_counter() - started
+                    if response.json().get("error", {}).get("message") == "failed to load":
+                        raise SetupError(f"cube-server serve failed to load its project:\n{self.log_text()}")
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+        raise SetupError(f"cube-server serve not ready after {timeout_s} s:\n{self.log_text()}")
+
+    def log_text(self) -> str:
+        self.log_file.flush()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log_file.close()
+
+
+def ask(client: httpx.Client, cube: str, question: Question) -> tuple[float, float, dict[str, Any], str]:
+    """(round-trip ms, the engine's own ms from Server-Timing, the decoded JSON body, X-Cube-Source)."""
+    started = time.perf_counter()
+    response = client.get(f"/v1/cubes/{cube}/{question.path}", params=question.params)
+    body = json.loads(response.content, parse_float=Decimal)
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise RuntimeError(f"HTTP {response.status_code}: {response.text[:500]}")
+    timing = re.search(r"engine;dur=([0-9.]+)", response.headers.get("Server-Timing", ""))
+    engine_ms = float(timing.group(1)) if timing else float("nan")
+    return elapsed, engine_ms, body, response.headers.get("X-Cube-Source", "?")
+
+
+def http_floor(client: httpx.Client, runs: int = 50) -> float:
+    """Median round trip of GET /health: what HTTP on loopback, uvicorn and FastAPI cost before any query."""
+    times = []
+    for _ in range(runs + 1):
+        started = time.perf_counter()
+        client.get("/health").json()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times[1:])
+
+
+def run_questions(
+    client: httpx.Client, cube: str, connection: duckdb.DuckDBPyConnection, questions: list[Question], repeat: int
+) -> list[Outcome]:
+    outcomes = []
+    for question in questions:
+        try:
+            ask(client, cube, question)  # warm-up
+            question.direct(connection)
+            ours, engine, theirs = [], [], []
+            body: dict[str, Any] = {}
+            source = "?"
+            want: Any = None
+            for _ in range(repeat):
+                elapsed, engine_ms, body, source = ask(client, cube, question)
+                ours.append(elapsed)
+                engine.append(engine_ms)
+                started = time.perf_counter()
+                want = question.direct(connection)
+                theirs.append((time.perf_counter() - started) * 1000)
+            problem = question.check(body, want)
+        except Exception as error:  # noqa: BLE001 - reported as a failure of this question
+            nan = float("nan")
+            outcomes.append(Outcome(question.name, "error", nan, nan, nan, repr(error), "-"))
+            log(f"  {question.name}: ERROR {error!r}")
+            continue
+        if question.path == "pivot":
+            sources = body.get("meta", {}).get("sources", {})
+            if sources and len(set(sources.values())) > 1:
+                source = ", ".join(f"{k}: {v}" for k, v in sources.items())
+            cells = f"{len(body['row_headers'])}×{len(body['column_headers'])}"
+        else:
+            cells = str(len(body["cells"])) if body.get("cells") else "-"
+        outcome = Outcome(
+            question.name, source, statistics.median(ours), statistics.median(engine), statistics.median(theirs),
+            problem, cells,
+        )  # fmt: skip
+        outcomes.append(outcome)
+        verdict = "ok" if problem is None else f"MISMATCH: {problem}"
+        log(
+            f"  {question.name}: {source}, ours {outcome.ours_ms:.1f} ms (engine {outcome.engine_ms:.1f}), "
+            f"DuckDB {outcome.duckdb_ms:.1f} ms, {verdict}"
+        )
+    return outcomes
+
+
+# ---- suites -------------------------------------------------------------------------------------
+def write_project(source: Path, workdir: Path, data_root: Path) -> Path:
+    """A copy of the example's cube-server.toml that points at its model, ``data_root`` and a store of its own."""
+    project = workdir / "project"
+    project.mkdir(parents=True)
+    config = (source / "cube-server.toml").read_text(encoding="utf-8")
+    config = config.replace('model = "model.json"', f"model = {json.dumps(str(source / 'model.json'))}")
+    config = re.sub(r"(?m)^root = .*$", f"root = {json.dumps(str(data_root))}", config)
+    if "[store]" in config:
+        raise SetupError(f"{source}/cube-server.toml already has a [store] section; adapt write_project")
+    config += f"\n[store]\ndirectory = {json.dumps(str(workdir / 'store'))}\n"
+    (project / "cube-server.toml").write_text(config, encoding="utf-8")
+    return project
+
+
+def run_suite(
+    name: str,
+    cube: str,
+    source: Path,
+    data_root: Path,
+    setup: Callable[[duckdb.DuckDBPyConnection], dict[str, str]],
+    questions: Callable[[dict[str, str]], list[Question]],
+    levels: dict[str, Any],
+    star: str,
+    inputs: list[str],
+    measures: list[str],
+    facts_sql: str,
+    repeat: int,
+    keep: bool,
+) -> SuiteReport:
+    workdir = Path(tempfile.mkdtemp(prefix=f"cube-bench-{name}-"))
+    try:
+        report = _measure(name, cube, source, data_root, workdir, setup, questions, levels, star, inputs, measures,
+                          facts_sql, repeat)  # fmt: skip
+    finally:
+        if keep:
+            log(f"[{name}] kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    stored = sum(c["rows"] for c in report.cuboids)
+    if stored != report.grouping_sets_groups:
+        report.notes.append(
+            f"the GROUPING SETS pass produced {report.grouping_sets_groups:,} groups, the build wrote {stored:,} rows"
+        )
+    return report
+
+
+def _measure(
+    name: str,
+    cube: str,
+    source: Path,
+    data_root: Path,
+    workdir: Path,
+    setup: Callable[[duckdb.DuckDBPyConnection], dict[str, str]],
+    questions: Callable[[dict[str, str]], list[Question]],
+    levels: dict[str, Any],
+    star: str,
+    inputs: list[str],
+    measures: list[str],
+    facts_sql: str,
+    repeat: int,
+) -> SuiteReport:
+    project = write_project(source, workdir, data_root)
+    log(f"[{name}] project {project}, data {data_root}")
+    connection = duckdb.connect()
+    tables = setup(connection)
+    facts = int(connection.execute(facts_sql.format(**tables)).fetchall()[0][0])
+
+    log(f"[{name}] cube-server build ...")
+    build_s, build_internal_s, build_output = run_build(project)
+    log(build_output.rstrip())
+
+    sql, sets = grouping_sets_sql(declared_cuboids(source / "model.json", cube), levels, star.format(**tables),
+                                  inputs, measures)  # fmt: skip
+    log(f"[{name}] one GROUPING SETS pass over the facts ({sets} sets) ...")
+    gs_s, gs_groups = time_grouping_sets(connection, sql)
+    report = SuiteReport(name, facts, build_s, build_internal_s, gs_s, gs_groups)
+
+    server = Server(project, workdir)
+    try:
+        ready_s = server.wait_ready()
+        log(f"[{name}] cube-server serve ready on {server.base} after {ready_s:.1f} s")
+        with httpx.Client(base_url=server.base, timeout=900) as client:
+            listing = client.get(f"/v1/cubes/{cube}/cuboids").json()
+            if listing["status"] != "serving":
+                raise SetupError(f"the store is not serving: {listing['status']}")
+            report.cuboids = listing["cuboids"]
+            report.health_ms = http_floor(client)
+            report.outcomes = run_questions(client, cube, connection, questions(tables), repeat)
+    finally:
+        server.close()
+    return report
+
+
+def ssb_suite(args: argparse.Namespace) -> SuiteReport:
+    sys.path.insert(0, str(ROOT))
+    from cube_server.project import load_project
+
+    queries = load_module(SSB_PROJECT / "queries.py", "ssb_queries")
+    configured = load_project(SSB_PROJECT, args.ssb_data)
+    data_root = configured.data_root
+    files = {name: [str(p) for p in paths] for name, paths in configured.table_files().items()}
+
+    def setup(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
+        return dict(queries.parquet_tables(files))
+
+    return run_suite(
+        "ssb", "lineorder", SSB_PROJECT, data_root, setup, lambda tables: ssb_questions(queries, tables),
+        SSB_LEVELS, SSB_STAR, SSB_INPUTS, SSB_MEASURES, "SELECT count(*) FROM {lineorder}",
+        args.repeat, args.keep,
+    )  # fmt: skip
+
+
+def telecom_suite(args: argparse.Namespace) -> SuiteReport:
+    data = args.data or Path(tempfile.gettempdir()) / f"cube-bench-telecom-{args.rows}"
+    manifest = data / "manifest.json"
+    if manifest.exists():
+        rows = json.loads(manifest.read_text(encoding="utf-8")).get("rows")
+        if rows != args.rows:
+            log(f"[telecom] note: {data} holds {rows:,} rows (--rows {args.rows:,} ignored)")
+    else:
+        log(f"[telecom] generating {args.rows:,} rows into {data} ...")
+        started = time.perf_counter()
+        subprocess.run([*cube_server_command(), "generate", "--rows", str(args.rows), "--seed", "42", "--out",
+                        str(data)], check=True, cwd=ROOT)  # fmt: skip
+        log(f"[telecom] generated in {time.perf_counter() - started:.1f} s")
+
+    def setup(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
+        telecom_setup(connection, data)
+        return {}
+
+    return run_suite(
+        "telecom", "fixed_line_revenue", TELECOM_PROJECT, data, setup, lambda tables: telecom_questions(),
+        telecom_levels(), TELECOM_STAR, TELECOM_INPUTS, TELECOM_MEASURES, "SELECT count(*) FROM charges",
+        args.repeat, args.keep,
+    )  # fmt: skip
+
+
+# ---- report -------------------------------------------------------------------------------------
+def print_report(report: SuiteReport, repeat: int) -> None:
+    print(f"\n### Suite `{report.name}`: {report.facts:,} facts\n")
+    stored_rows = sum(c["rows"] for c in report.cuboids)
+    stored_bytes = sum(c["bytes"] for c in report.cuboids)
+    print(f"Store: {len(report.cuboids)} cuboids, {stored_rows:,} rows ({stored_rows / report.facts:.1%} of the "
+          f"facts), {stored_bytes / 1e6:.1f} MB.\n")  # fmt: skip
+    print("| cuboid | grain | rows | bytes | built from |\n|---|---|---:|---:|---|")
+    for c in report.cuboids:
+        print(f"| {c['name']} | {', '.join(c['grain'])} | {c['rows']:,} | {c['bytes']:,} | {c['built_from']} |")
+    internal = f" ({report.build_internal_s:.1f} s inside the build)" if report.build_internal_s is not None else ""
+    print(f"\nBuild: `cube-server build` {report.build_s:.1f} s wall{internal}; one DuckDB GROUPING SETS pass over "
+          f"the raw facts producing the same {report.grouping_sets_groups:,} groups: {report.grouping_sets_s:.1f} s "
+          f"(build / pass = {report.build_s / report.grouping_sets_s:.2f}).\n")  # fmt: skip
+    for note in report.notes:
+        print(f"Note: {note}\n")
+    print(f"HTTP floor: GET /health takes {report.health_ms:.1f} ms (median of 50) on this server.\n")
+    print(f"Median of {repeat} runs after one warm-up each. ours = HTTP round trip including JSON decoding; "
+          "engine = the server's own time for the query (its Server-Timing header), the rest being HTTP, "
+          "routing and JSON encoding; speed-up = DuckDB / ours.\n")  # fmt: skip
+    print("| query | source | cells | ours ms (HTTP) | engine ms | DuckDB ms | speed-up | check |")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
+    for o in report.outcomes:
+        check = "ok" if o.problem is None else f"**MISMATCH**: {o.problem}"
+        print(f"| {o.name} | {o.source} | {o.cells} | {o.ours_ms:,.1f} | {o.engine_ms:,.1f} | {o.duckdb_ms:,.1f} | "
+              f"{o.speedup:,.1f}× | {check} |")  # fmt: skip
+    good = [o for o in report.outcomes if o.problem is None]
+    if good:
+        ratios = [o.speedup for o in good]
+        from_cuboids = [o.speedup for o in good if o.source.startswith("cuboid:")]
+        geomean = statistics.geometric_mean(ratios)
+        line = f"\nMedian speed-up {statistics.median(ratios):.1f}× (geometric mean {geomean:.1f}×)"
+        if from_cuboids and len(from_cuboids) != len(ratios):
+            line += f"; answered from cuboids ({len(from_cuboids)}): median {statistics.median(from_cuboids):.1f}×"
+        total_ours = sum(o.ours_ms for o in good)
+        total_duckdb = sum(o.duckdb_ms for o in good)
+        print(line + f"; totals {total_ours:,.0f} ms ours vs {total_duckdb:,.0f} ms DuckDB.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", choices=["ssb", "telecom", "all"], default="all")
+    parser.add_argument("--rows", type=int, default=10_000_000, help="telecom facts (default 10,000,000)")
+    parser.add_argument("--data", type=Path, default=None, help="telecom dataset directory (reused if complete)")
+    parser.add_argument("--ssb-data", type=Path, default=None, help="SSB Parquet directory (default: as configured)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per question (default 5)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary projects and stores")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+
+    started = time.perf_counter()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, "
+          f"{platform.system()} {platform.release()}; Python {platform.python_version()}, "
+          f"DuckDB {duckdb.__version__}, httpx {httpx.__version__}")  # fmt: skip
+    reports = []
+    try:
+        if args.suite in ("ssb", "all"):
+            reports.append(ssb_suite(args))
+            print_report(reports[-1], args.repeat)
+        if args.suite in ("telecom", "all"):
+            reports.append(telecom_suite(args))
+            print_report(reports[-1], args.repeat)
+    except (SetupError, subprocess.CalledProcessError) as error:
+        print(f"benchmark failed: {error}", file=sys.stderr)
+        return 2
+    print(f"\nTotal benchmark time {time.perf_counter() - started:.0f} s.")
+    failures = [(r.name, o) for r in reports for o in r.outcomes if o.problem is not None]
+    if failures:
+        print(f"\n{len(failures)} answer(s) differ from direct SQL:", file=sys.stderr)
+        for suite, outcome in failures:
+            print(f"  MISMATCH [{suite}] {outcome.name}: {outcome.problem}", file=sys.stderr)
+        return 1
+    print("All answers agree with direct SQL.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
