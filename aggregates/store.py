@@ -30,7 +30,6 @@ from aggregates.errors import BuildInProgressError, CuboidStoreError
 from aggregates.lattice import CuboidSpec
 
 FORMAT = 1
-KEEP_VERSIONS = 2  # the current one and its predecessor, which queries in flight may still read
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +101,22 @@ class CuboidStore:
     def version_dir(self, version: str) -> Path:
         return self.root / "versions" / version
 
-    def current_version(self) -> str | None:
+    def _pointer(self) -> dict[str, Any]:
         try:
             raw = json.loads(self.pointer.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return None
+            return {}
         except (OSError, ValueError) as exc:
             raise CuboidStoreError(f"cannot read {self.pointer}: {exc}") from exc
-        version = raw.get("version") if isinstance(raw, dict) else None
+        return raw if isinstance(raw, dict) else {}
+
+    def current_version(self) -> str | None:
+        version = self._pointer().get("version")
+        return version if isinstance(version, str) else None
+
+    def previous_version(self) -> str | None:
+        """The version that served before the current one (queries in flight may still read it)."""
+        version = self._pointer().get("previous")
         return version if isinstance(version, str) else None
 
     def pointer_stamp(self) -> tuple[int, int] | None:
@@ -158,7 +165,8 @@ class CuboidStore:
         final = self.version_dir(manifest.version)
         os.replace(staging, final)
         _fsync_dir(final.parent)
-        _write_durably(self.root / "CURRENT.tmp", json.dumps({"version": manifest.version}))
+        pointer = {"version": manifest.version, "previous": self.current_version()}
+        _write_durably(self.root / "CURRENT.tmp", json.dumps(pointer))
         os.replace(self.root / "CURRENT.tmp", self.pointer)
         _fsync_dir(self.root)
         self.collect_garbage()
@@ -168,12 +176,12 @@ class CuboidStore:
         versions_dir = self.root / "versions"
         if not versions_dir.is_dir():
             return []
-        current = self.current_version()
+        # Keep what serves and what served just before, by the pointer, never by name or age: a build
+        # killed after writing its version but before switching leaves a version nobody ever served.
+        keep = {version for version in (self.current_version(), self.previous_version()) if version}
         removed = []
-        finished = sorted(p.name for p in versions_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
-        keep = set(finished[-KEEP_VERSIONS:]) | ({current} if current else set())
         for path in versions_dir.iterdir():
-            if path.name.startswith(".staging-") or (path.is_dir() and path.name not in keep):
+            if path.name not in keep:
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path.name)
         return removed

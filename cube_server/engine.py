@@ -7,6 +7,7 @@ exactly the SQL that runs.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -55,12 +56,11 @@ class CubeEngine:
         *,
         store: CuboidStore | None = None,
         model_hash: str = "",
+        facts_version: Callable[[], str] | None = None,
     ) -> None:
         self.catalog = catalog
         self.backend = backend
         self.settings = settings
-        self.version = version
-        self.facts_version = version
         self.model_hash = model_hash
         self._stars: dict[str, Star] = {}
         self._types: dict[str, dict[str, str]] = {}
@@ -72,8 +72,17 @@ class CubeEngine:
             star.string_refs = {ref for ref, sql_type in types.items() if sql_type.upper() in STRING_TYPES}
             self._stars[cube.name] = star
             self._types[cube.name] = types
-        self.store_view = StoreView(store, catalog, backend, model_hash, version)
+        self.store_view = StoreView(store, catalog, backend, model_hash, facts_version or (lambda: version))
         self.store_view.snapshot()
+
+    @property
+    def facts_version(self) -> str:
+        """A fingerprint of the fact files as last seen (their names, sizes and modification times)."""
+        return self.store_view.facts_version
+
+    @property
+    def version(self) -> str:
+        return self.facts_version
 
     def _describe(self, star: Star) -> dict[str, str]:
         """Check the model against the data once at startup and learn each attribute's SQL type."""

@@ -93,12 +93,21 @@ class Project:
 
     def version(self) -> str:
         """A fingerprint of the data files (names, sizes, modification times)."""
-        digest = hashlib.sha256()
-        for name, files in sorted(self.table_files().items()):
-            for path in files:
+        return files_fingerprint(self.table_files())
+
+
+def files_fingerprint(files: dict[str, list[Path]]) -> str:
+    """Names, sizes and modification times of the data files: changes when a file is rewritten."""
+    digest = hashlib.sha256()
+    for name, paths in sorted(files.items()):
+        for path in paths:
+            try:
                 stat = path.stat()
-                digest.update(f"{name}|{path.name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-        return digest.hexdigest()[:12]
+            except FileNotFoundError:
+                digest.update(f"{name}|{path.name}|missing\n".encode())
+                continue
+            digest.update(f"{name}|{path.name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:12]
 
 
 def load_project(root: Path, data_root: Path | None = None) -> Project:
@@ -175,8 +184,17 @@ def open_engine(project: Project, settings: Settings, *, use_store: bool = True)
     missing = project.missing_tables()
     if missing:
         raise ProjectError(f"no data files for table(s): {', '.join(missing)}")
-    backend = DuckDBBackend(project.table_sources(), settings)
+    sources = project.table_sources()
+    backend = DuckDBBackend(sources, settings)
     store = CuboidStore(project.store_dir) if use_store else None
+    # The engine reads exactly these files: their fingerprint tells whether a store was built from them.
+    files = {source.name: list(source.files) for source in sources}
     return CubeEngine(
-        catalog, backend, settings, project.version(), store=store, model_hash=model_hash(project.model_path)
+        catalog,
+        backend,
+        settings,
+        files_fingerprint(files),
+        store=store,
+        model_hash=model_hash(project.model_path),
+        facts_version=lambda: files_fingerprint(files),
     )

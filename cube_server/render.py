@@ -7,6 +7,7 @@ attributes and measure inputs as labelled columns ``a<i>``/``m<i>``) and groups 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -32,6 +33,8 @@ def coerce(value: str, sql_type: str) -> Any:
     7
     >>> coerce("1.50", "DECIMAL(12,2)")
     Decimal('1.50')
+    >>> coerce("1997-12-24", "DATE")
+    datetime.date(1997, 12, 24)
     """
     kind = sql_type.upper()
     try:
@@ -46,6 +49,10 @@ def coerce(value: str, sql_type: str) -> Any:
             if not number.is_finite() or abs(number.adjusted()) > 30:
                 raise _NoSuchMember(value)
             return number
+        if kind == "DATE":
+            return date.fromisoformat(value)
+        if kind.startswith("TIMESTAMP"):
+            return datetime.fromisoformat(value)
         if kind == "BOOLEAN":
             lowered = value.lower()
             if lowered not in ("true", "false", "1", "0"):

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aggregates.errors import CuboidStoreError
-from aggregates.store import CuboidStore, Manifest
+from aggregates.store import BuiltCuboid, CuboidStore, Manifest
 from cube_models import ModelCatalog
+from cube_models.errors import CubeError
 from cube_server.backend import DuckDBBackend
 from cube_server.cuboids import CuboidSource
 
@@ -37,24 +39,29 @@ class StoreView:
         catalog: ModelCatalog,
         backend: DuckDBBackend,
         model_hash: str,
-        facts_version: str,
+        facts_version: Callable[[], str],
     ) -> None:
         self.store = store
         self.catalog = catalog
         self.backend = backend
         self.model_hash = model_hash
-        self.facts_version = facts_version
+        self._facts_version = facts_version
+        self.facts_version = facts_version()
         self._lock = threading.Lock()
         self._stamp: object = object()
         self._snapshot = Snapshot("absent")
         self._views: dict[str, list[str]] = {}  # version -> its views, oldest first
 
     def snapshot(self) -> Snapshot:
+        """The version to read now: reloaded when a build switched versions or the facts changed under us."""
+        facts_version = self._facts_version()
         if self.store is None:
+            self.facts_version = facts_version
             return self._snapshot
-        stamp = self.store.pointer_stamp()
+        stamp = (self.store.pointer_stamp(), facts_version)
         with self._lock:
             if stamp != self._stamp:
+                self.facts_version = facts_version
                 self._snapshot = self._load()
                 self._stamp = stamp
             return self._snapshot
@@ -73,14 +80,22 @@ class StoreView:
         if manifest.facts_version != self.facts_version:
             return Snapshot("stale: the facts changed since the build; run cube-server build", manifest)
         version_dir = self.store.version_dir(manifest.version)
+        damaged = [cuboid.name for cuboid in manifest.cuboids if not _files_intact(version_dir, cuboid)]
+        if damaged:
+            log.error("cuboid files missing or changed in version %s: %s", manifest.version, ", ".join(damaged))
+            return Snapshot(f"unreadable: files of {', '.join(damaged)} are missing or changed; run cube-server build")
         sources = {}
         views = []
-        for cuboid in manifest.cuboids:
-            cube = self.catalog.cube(cuboid.cube)
-            files = cuboid_files(version_dir, cuboid.path, cuboid.partition_level is not None)
-            view = f"cuboid_{manifest.version}_{cuboid.cube}_{cuboid.name}"
-            sources[(cuboid.cube, cuboid.name)] = CuboidSource(cube, cuboid, self.backend.parquet_view(view, files))
-            views.append(view)
+        try:
+            for cuboid in manifest.cuboids:
+                cube = self.catalog.cube(cuboid.cube)
+                files = cuboid_files(version_dir, cuboid.path, cuboid.partition_level is not None)
+                view = f"cuboid_{manifest.version}_{cuboid.cube}_{cuboid.name}"
+                sources[(cuboid.cube, cuboid.name)] = CuboidSource(cube, cuboid, self.backend.parquet_view(view, files))
+                views.append(view)
+        except CubeError as error:
+            log.error("the cuboid store cannot be read; answering from the facts: %s", error.message)
+            return Snapshot(f"unreadable: {error.message}")
         self._forget_old_views(manifest.version, views)
         log.info("serving cuboid store version %s (%d cuboids)", manifest.version, len(sources))
         return Snapshot("serving", manifest, sources)
@@ -93,6 +108,12 @@ class StoreView:
             old_version = next(iter(self._views))
             for view in self._views.pop(old_version):
                 self.backend.drop_view(view)
+
+
+def _files_intact(version_dir: Path, cuboid: BuiltCuboid) -> bool:
+    """The cuboid's files are all there, with the bytes the build wrote (a cheap check, no reading)."""
+    directory = version_dir / cuboid.path
+    return directory.is_dir() and sum(p.stat().st_size for p in directory.rglob("*.parquet")) == cuboid.bytes
 
 
 def cuboid_files(version_dir: Path, path: str, partitioned: bool) -> str:
