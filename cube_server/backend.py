@@ -129,8 +129,19 @@ class DuckDBBackend:
         columns = [row[0] for row in self.run_statement(f"DESCRIBE {quoted}")]
         return sa.table(name, *(sa.column(column) for column in columns))
 
-    def drop_view(self, name: str) -> None:
-        self.run_statement(f"DROP VIEW IF EXISTS {_identifier(name)}")
+    def memory_table(self, name: str, files: str) -> sa.TableClause:
+        """Parquet files (a glob) read once into an in-memory table: small cuboids answer without file reads."""
+        source = f"read_parquet({_literal(files)}, hive_partitioning = false)"
+        self.run_statement(f"CREATE OR REPLACE TABLE {_identifier(name)} AS SELECT * FROM {source}")
+        return self.table_of(name)
+
+    def drop_relation(self, name: str) -> None:
+        """Drop a view or table the server created (whichever it is)."""
+        kinds = self.run_statement(
+            f"SELECT table_type FROM information_schema.tables WHERE table_name = {_literal(name)}"
+        )
+        for (kind,) in kinds:
+            self.run_statement(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS {_identifier(name)}")
 
     def table_of(self, name: str) -> sa.TableClause:
         """A table or view the server created, with its columns as they are now."""

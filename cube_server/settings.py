@@ -18,6 +18,9 @@ class Settings:
     )
     default_page_size: int = _setting(100, "Page size of members and facts when no limit is given.")
     max_page_size: int = _setting(10_000, "Largest limit a caller may ask for.")
+    cuboid_memory_rows: int = _setting(
+        5_000_000, "Cuboids of the serving version are held in memory, smallest first, up to this many rows in all."
+    )
     duckdb_threads: int = _setting(0, "DuckDB worker threads (0 = DuckDB's default, one per core).")
     duckdb_memory_limit: str = _setting("", "DuckDB memory limit such as '4GB' (empty = DuckDB's default).")
 

@@ -86,12 +86,16 @@ class StoreView:
             return Snapshot(f"unreadable: files of {', '.join(damaged)} are missing or changed; run cube-server build")
         sources = {}
         views = []
+        in_memory = _fitting(manifest, self.backend.settings.cuboid_memory_rows)
         try:
             for cuboid in manifest.cuboids:
                 cube = self.catalog.cube(cuboid.cube)
                 files = cuboid_files(version_dir, cuboid.path, cuboid.partition_level is not None)
                 view = f"cuboid_{manifest.version}_{cuboid.cube}_{cuboid.name}"
-                sources[(cuboid.cube, cuboid.name)] = CuboidSource(cube, cuboid, self.backend.parquet_view(view, files))
+                read = (
+                    self.backend.memory_table if (cuboid.cube, cuboid.name) in in_memory else self.backend.parquet_view
+                )
+                sources[(cuboid.cube, cuboid.name)] = CuboidSource(cube, cuboid, read(view, files))
                 views.append(view)
         except CubeError as error:
             log.error("the cuboid store cannot be read; answering from the facts: %s", error.message)
@@ -107,7 +111,18 @@ class StoreView:
         while len(self._views) > 2:
             old_version = next(iter(self._views))
             for view in self._views.pop(old_version):
-                self.backend.drop_view(view)
+                self.backend.drop_relation(view)
+
+
+def _fitting(manifest: Manifest, budget: int) -> set[tuple[str, str]]:
+    """The smallest cuboids whose rows fit in the memory budget together."""
+    chosen, used = set(), 0
+    for cuboid in sorted(manifest.cuboids, key=lambda c: (c.rows, c.cube, c.name)):
+        if used + cuboid.rows > budget:
+            break
+        chosen.add((cuboid.cube, cuboid.name))
+        used += cuboid.rows
+    return chosen
 
 
 def _files_intact(version_dir: Path, cuboid: BuiltCuboid) -> bool:

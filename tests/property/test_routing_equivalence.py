@@ -23,6 +23,7 @@ with the levels the query keeps apart, computed here from the query, independent
 from __future__ import annotations
 
 import datetime
+import os
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -48,7 +49,7 @@ from cube_server.query import Cut, DrilldownItem, OrderItem, PivotQuery, PointCu
 from cube_server.settings import Settings
 
 DATASETS = (ROOT / ".." / "shared" / "datasets").resolve()
-AGGREGATE_EXAMPLES = 40
+AGGREGATE_EXAMPLES = int(os.environ.get("ROUTING_EXAMPLES", "40"))
 PIVOT_EXAMPLES = 12
 # the share of generated aggregates that must be answered from a cuboid (the property is not vacuous)
 MIN_ROUTED_SHARE = {"telecom": 0.2, "hello_world": 0.2, "foodmart": 0.2, "ssb": 0.2}
