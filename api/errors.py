@@ -100,7 +100,7 @@ async def validation_error_handler(request: Request, error: Exception) -> Respon
 
 async def http_error_handler(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+    code = {400: "invalid_parameter", 404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
     response = envelope(request, error.status_code, code, str(error.detail))
     for name, value in (error.headers or {}).items():
         response.headers[name] = value
