@@ -111,7 +111,7 @@ class QueryBody(BaseModel):
 
 
 class Meta(BaseModel):
-    source: str = Field(description="facts, or cuboid:<name> once the aggregate store answers")
+    source: str = Field(description="facts, or cuboid:<name> when a cuboid of the store answered")
     elapsed_ms: float
     cube: str
     version: str
