@@ -126,8 +126,7 @@ class DuckDBBackend:
         quoted = _identifier(name)
         source = f"read_parquet({_literal(files)}, hive_partitioning = false)"
         self.run_statement(f"CREATE OR REPLACE VIEW {quoted} AS SELECT * FROM {source}")
-        columns = [row[0] for row in self.run_statement(f"DESCRIBE {quoted}")]
-        return sa.table(name, *(sa.column(column) for column in columns))
+        return self.table_of(name)
 
     def memory_table(self, name: str, files: str) -> sa.TableClause:
         """Parquet files (a glob) read once into an in-memory table: small cuboids answer without file reads."""

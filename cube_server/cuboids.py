@@ -28,7 +28,6 @@ class CuboidSource:
         self.cube = cube
         self.cuboid = cuboid
         self.table = table
-        self.name = f"cuboid:{cuboid.name}"
 
     def attribute(self, ref: str) -> sa.ColumnElement[Any]:
         return self.table.c[column_name(ref)]

@@ -68,10 +68,6 @@ class Project:
     data_root: Path
     store_dir: Path
 
-    @property
-    def tables(self) -> dict[str, str]:
-        return {spec.name: spec.path for spec in self.table_specs}
-
     def table_files(self) -> dict[str, list[Path]]:
         files = {}
         for spec in self.table_specs:
