@@ -27,6 +27,9 @@ class CuboidSpec:
     def levels_of(self, dimension: str) -> frozenset[str]:
         return frozenset(level for level in self.levels if level.split(".", 1)[0] == dimension)
 
+    def levels_by_dimension(self) -> dict[str, frozenset[str]]:
+        return {dimension: self.levels_of(dimension) for dimension in self.dimensions}
+
     @property
     def dimensions(self) -> tuple[str, ...]:
         return tuple(dimension for dimension, _, _ in self.grain)

@@ -63,7 +63,7 @@ def route(cuboids: list[BuiltCuboid], needs: QueryNeeds) -> Route:
         if absent:
             candidates.append(Candidate(cuboid.name, False, f"does not hold {', '.join(absent)}", None))
             continue
-        cuboid_levels = {dimension: spec.levels_of(dimension) for dimension in spec.dimensions}
+        cuboid_levels = spec.levels_by_dimension()
         unmergeable = [m.name for m in needs.measures if not can_merge(m, cuboid_levels, needs.fixed)]
         if unmergeable:
             reason = f"{', '.join(unmergeable)} would be merged across members its key does not determine"

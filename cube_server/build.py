@@ -96,9 +96,8 @@ def _scan_table(version: str, cube: str) -> str:
 def _could_be_parent(parent: CuboidSpec, child: CuboidSpec, measures: tuple[Measure, ...]) -> bool:
     if parent.name == child.name or not child.levels <= parent.levels:
         return False
-    parent_levels = {dimension: parent.levels_of(dimension) for dimension in parent.dimensions}
-    fixed = {dimension: child.levels_of(dimension) for dimension in child.dimensions}
-    return all(can_merge(m, parent_levels, fixed) for m in measures)
+    fixed = child.levels_by_dimension()
+    return all(can_merge(m, parent.levels_by_dimension(), fixed) for m in measures)
 
 
 def _shared_scan(
@@ -141,7 +140,7 @@ def _build_one(
 ) -> BuiltCuboid:
     measures = stored_measures(cube)
     attributes = stored_attributes(cube, spec)
-    parent = None if prepared is not None else _smallest_parent(cube, spec, measures, built)
+    parent = None if prepared is not None else _smallest_parent(spec, measures, built)
     if prepared is not None:
         select = prepared
     elif parent is None:
@@ -196,22 +195,10 @@ def _partition_column(cube: Cube, partition: str | None) -> str | None:
     return column_name(cube.dimension(dimension).level(level).key_attribute.ref)
 
 
-def _smallest_parent(
-    cube: Cube, spec: CuboidSpec, measures: tuple[Measure, ...], built: list[BuiltCuboid]
-) -> BuiltCuboid | None:
+def _smallest_parent(spec: CuboidSpec, measures: tuple[Measure, ...], built: list[BuiltCuboid]) -> BuiltCuboid | None:
     """The smallest built cuboid that stores every level of ``spec`` and merges every measure into it."""
-    fixed = {dimension: spec.levels_of(dimension) for dimension in spec.dimensions}
-    best = None
-    for candidate in built:
-        parent = candidate.spec
-        if not spec.levels <= parent.levels:
-            continue
-        parent_levels = {dimension: parent.levels_of(dimension) for dimension in parent.dimensions}
-        if not all(can_merge(m, parent_levels, fixed) for m in measures):
-            continue
-        if best is None or candidate.rows < best.rows:
-            best = candidate
-    return best
+    parents = [candidate for candidate in built if _could_be_parent(candidate.spec, spec, measures)]
+    return min(parents, key=lambda candidate: candidate.rows, default=None)
 
 
 def _from_facts(

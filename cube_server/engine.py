@@ -258,8 +258,7 @@ class CubeEngine:
 
     def plan_aggregate(self, query: Query, operation: str = "aggregate") -> Plan:
         self._check_page(query.limit, query.offset)
-        star, renderer = self._star(query.cube)
-        cube = star.cube
+        cube = self.cube(query.cube)
         bound_cuts = bind_cuts(cube, query.cuts)
         drilldown = bind_drilldown(cube, query.drilldown, bound_cuts)
         measures, base = bind_measures(cube, query.measures)
@@ -308,8 +307,7 @@ class CubeEngine:
                     guards=guards, candidates=candidates_of(route), version=version)  # fmt: skip
 
     def plan_pivot(self, query: PivotQuery) -> Plan:
-        star, renderer = self._star(query.cube)
-        cube = star.cube
+        cube = self.cube(query.cube)
         if not query.rows and not query.columns:
             raise InvalidParameterError("a pivot needs rows or columns")
         bound_cuts = bind_cuts(cube, query.cuts)
