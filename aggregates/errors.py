@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cube_models.errors import InternalError
+from cube_models.errors import ConflictError, InternalError
 
 
 class CuboidStoreError(InternalError):
@@ -11,7 +11,7 @@ class CuboidStoreError(InternalError):
     code = "cuboid_store_error"
 
 
-class BuildInProgressError(CuboidStoreError):
+class BuildInProgressError(ConflictError, CuboidStoreError):
     """Another build or refresh holds the store's lock."""
 
     code = "build_in_progress"

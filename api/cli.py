@@ -1,4 +1,4 @@
-"""The ``cube-server`` command line: demo, serve, generate, validate, query, explain, schema."""
+"""The ``cube-server`` command line: demo, serve, build, refresh, generate, validate, query, explain, schema."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from cube_server.build import build_store
 from cube_server.engine import CubeEngine
 from cube_server.project import CONFIG_NAME, Project, ensure_data, load_project, open_engine
 from cube_server.query import Query
+from cube_server.refresh import append_facts, replace_facts
 
 DEFAULT_PROJECT = Path("examples/telecom")
 
@@ -58,6 +59,22 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("project", type=Path)
     _data_root_option(build)
     build.set_defaults(handler=_build)
+
+    refresh = commands.add_parser(
+        "refresh",
+        help="refresh the cuboid store: a full rebuild, or add (--append) or replace (--replace) facts",
+    )
+    refresh.add_argument("project", type=Path)
+    _data_root_option(refresh)
+    mode = refresh.add_mutually_exclusive_group()
+    mode.add_argument("--append", type=Path, metavar="FILE", help="add the facts of a Parquet file")
+    mode.add_argument(
+        "--replace",
+        nargs=3,
+        metavar=("FROM", "TO", "FILE"),
+        help="replace the facts of a time range (inclusive; ISO dates or timestamps) by a Parquet file's rows",
+    )
+    refresh.set_defaults(handler=_refresh)
 
     generate = commands.add_parser("generate", help="generate telecom demo data as Parquet")
     generate.add_argument("--rows", type=int, default=1_000_000)
@@ -160,6 +177,26 @@ def _build_with_progress(engine: CubeEngine, project: Project) -> None:
     rows = [[c.cube, c.name, f"{c.rows:,}", f"{c.bytes:,}", c.built_from] for c in cuboids]
     print(_table(["cube", "cuboid", "rows", "bytes", "built from"], rows))
     print(f"version {report.manifest.version}: {len(cuboids)} cuboid(s) in {report.elapsed_s:.1f} s")
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    project = _prepare(args.project, args.data_root)
+    engine = open_engine(project, settings_from_env(), use_store=False)
+    if args.append is None and args.replace is None:
+        _build_with_progress(engine, project)
+        return 0
+    store = CuboidStore(project.store_dir)
+    if args.append is not None:
+        report = append_facts(engine, project, store, args.append)
+    else:
+        start, end, file = args.replace
+        report = replace_facts(engine, project, store, start, end, Path(file))
+    print(_table(["cuboid", "refresh"], [[name, what] for name, what in report.cuboids.items()]))
+    print(
+        f"version {report.manifest.version} ({report.mode}): {report.rows_added:,} fact row(s) added, "
+        f"{report.rows_removed:,} removed, in {report.elapsed_s:.1f} s"
+    )
+    return 0
 
 
 def _find_demo_project() -> Path:

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from api.schemas import ErrorEnvelope
-from cube_models.errors import CubeError, InternalError, NotFoundError, UserError
+from cube_models.errors import ConflictError, CubeError, GoneError, InternalError, NotFoundError, UserError
 from cube_server.errors import QueryTimeoutError
 
 log = logging.getLogger("cube_server.api")
@@ -31,6 +31,8 @@ class ServiceNotReadyError(CubeError):
 STATUS_BY_ERROR: dict[type[BaseException], int] = {
     UserError: 400,
     NotFoundError: 404,
+    ConflictError: 409,
+    GoneError: 410,
     QueryTimeoutError: 504,
     ServiceNotReadyError: 503,
     InternalError: 500,
@@ -48,9 +50,12 @@ ERROR_CODES_BY_STATUS = {
         "invalid_drilldown",
         "invalid_parameter",
         "result_too_large",
+        "invalid_refresh",
     ],
     404: ["cube_not_found", "not_found"],
     405: ["method_not_allowed"],
+    409: ["build_in_progress", "store_not_current"],
+    410: ["version_unavailable"],
     500: ["internal_error"],
     503: ["not_ready"],
     504: ["query_timeout"],

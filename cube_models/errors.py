@@ -33,6 +33,18 @@ class NotFoundError(UserError):
     code = "not_found"
 
 
+class ConflictError(UserError):
+    """The request is valid but the state it needs is not there now (a build running, a store to build first)."""
+
+    code = "conflict"
+
+
+class GoneError(UserError):
+    """Something the request names existed but is no longer kept (an expired store version)."""
+
+    code = "gone"
+
+
 class InternalError(CubeError):
     """A fault of the server or its configuration; never shown to callers verbatim."""
 

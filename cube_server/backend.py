@@ -75,8 +75,16 @@ class DuckDBBackend:
         self._connection = duckdb.connect(":memory:", config=config)
         self._lock = threading.Lock()
         self.table_columns: dict[str, dict[str, str]] = {}
+        self._sources: dict[str, TableSource] = {}
         for table in tables:
             self._create(table)
+
+    def reopen_changed(self, tables: list[TableSource]) -> list[str]:
+        """Re-create the tables whose file lists changed (a refresh added or replaced fact files)."""
+        changed = [table for table in tables if self._sources.get(table.name) != table]
+        for table in changed:
+            self._create(table)
+        return [table.name for table in changed]
 
     def _create(self, table: TableSource) -> None:
         if not table.files:
@@ -109,6 +117,7 @@ class DuckDBBackend:
         except duckdb.Error as exc:
             raise ProjectError(f"cannot read table {table.name!r}: {exc}", table=table.name) from exc
         self.table_columns[table.name] = {row[0]: str(row[1]) for row in described}
+        self._sources[table.name] = table
 
     def run_statement(self, sql: str) -> list[tuple[Any, ...]]:
         """Run SQL the server wrote itself (builds, views); no caller input reaches it."""
@@ -126,6 +135,12 @@ class DuckDBBackend:
         quoted = _identifier(name)
         source = f"read_parquet({_literal(files)}, hive_partitioning = false)"
         self.run_statement(f"CREATE OR REPLACE VIEW {quoted} AS SELECT * FROM {source}")
+        return self.table_of(name)
+
+    def files_view(self, name: str, files: list[Path]) -> sa.TableClause:
+        """A view over a list of Parquet files (a refresh's facts before they are switched in)."""
+        listed = "[" + ", ".join(_literal(str(path)) for path in files) + "]"
+        self.run_statement(f"CREATE OR REPLACE VIEW {_identifier(name)} AS SELECT * FROM read_parquet({listed})")
         return self.table_of(name)
 
     def memory_table(self, name: str, files: str) -> sa.TableClause:

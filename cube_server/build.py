@@ -19,7 +19,7 @@ from aggregates.algebra import can_merge, partial_column, partials
 from aggregates.lattice import CuboidSpec, build_order, declared_cuboids
 from aggregates.store import BuiltCuboid, CuboidStore, Manifest, now_text
 from cube_models import AggFunc, Cube, Measure
-from cube_server.backend import compile_literal
+from cube_server.backend import DuckDBBackend, compile_literal
 from cube_server.cuboids import column_name
 from cube_server.engine import CubeEngine
 from cube_server.render import INTEGER_TYPES
@@ -150,28 +150,12 @@ def _build_one(
             f"building_{version}_{cube.name}_{parent.name}",
             cuboid_files(staging, parent.path, parent.partition_level is not None),
         )
-        select = _from_parent(table, attributes, measures)
+        select = merge_partials(table, attributes, measures)
     target = staging / cube.name / spec.name
-    target.mkdir(parents=True)
     partition = partition_level(cube, spec)
-    key_column = _partition_column(cube, partition)
-    options = "FORMAT parquet, COMPRESSION zstd"
-    if key_column:
-        options += f', PARTITION_BY ("{key_column}"), WRITE_PARTITION_COLUMNS true'
-        destination = target
-    else:
-        destination = target / "data.parquet"
-    engine.backend.run_statement(f"COPY ({compile_literal(select)}) TO '{_quote(destination)}' ({options})")
-    glob = cuboid_files(staging, f"{cube.name}/{spec.name}", bool(key_column))
-    files = f"read_parquet('{_quote(Path(glob))}', hive_partitioning = false)"
-    rows = int(engine.backend.run_statement(f"SELECT count(*) FROM {files}")[0][0])
-    partitions: dict[str, int] = {}
-    if key_column:
-        counts = engine.backend.run_statement(
-            f'SELECT CAST("{key_column}" AS VARCHAR), count(*) FROM {files} GROUP BY 1'
-        )
-        partitions = {str(value): int(count) for value, count in counts}
-    size = sum(path.stat().st_size for path in target.rglob("*.parquet"))
+    key_column = partition_column(cube, partition)
+    write_select(engine.backend, compile_literal(select), target, key_column)
+    rows, partitions, size = describe_written(engine.backend, target, key_column)
     return BuiltCuboid(
         name=spec.name,
         cube=cube.name,
@@ -188,7 +172,35 @@ def _build_one(
     )
 
 
-def _partition_column(cube: Cube, partition: str | None) -> str | None:
+def write_select(backend: DuckDBBackend, sql: str, target: Path, key_column: str | None) -> None:
+    """Write a query's rows as a cuboid's Parquet files under ``target`` (one directory per partition)."""
+    target.mkdir(parents=True, exist_ok=True)
+    options = "FORMAT parquet, COMPRESSION zstd"
+    if key_column:
+        options += f', PARTITION_BY ("{key_column}"), WRITE_PARTITION_COLUMNS true'
+        destination = target
+    else:
+        destination = target / "data.parquet"
+    backend.run_statement(f"COPY ({sql}) TO '{quote_path(destination)}' ({options})")
+
+
+def describe_written(backend: DuckDBBackend, target: Path, key_column: str | None) -> tuple[int, dict[str, int], int]:
+    """Rows, rows per partition and bytes of the cuboid files under ``target``."""
+    files = f"read_parquet('{quote_path(Path(cuboid_glob(target, bool(key_column))))}', hive_partitioning = false)"
+    rows = int(backend.run_statement(f"SELECT count(*) FROM {files}")[0][0])
+    partitions: dict[str, int] = {}
+    if key_column:
+        counts = backend.run_statement(f'SELECT CAST("{key_column}" AS VARCHAR), count(*) FROM {files} GROUP BY 1')
+        partitions = {str(value): int(count) for value, count in counts}
+    size = sum(path.stat().st_size for path in target.rglob("*.parquet"))
+    return rows, partitions, size
+
+
+def cuboid_glob(target: Path, partitioned: bool) -> str:
+    return str(target / "**" / "*.parquet") if partitioned else str(target / "data.parquet")
+
+
+def partition_column(cube: Cube, partition: str | None) -> str | None:
     if partition is None:
         return None
     dimension, level = partition.split(".", 1)
@@ -208,7 +220,20 @@ def _from_facts(
     measures: tuple[Measure, ...],
     grouping_sets: list[list[str]] | None = None,
 ) -> sa.Select[Any]:
-    star: Star = engine.star(cube.name)
+    star = engine.star(cube.name)
+    return aggregate_facts(star, engine.measure_types(cube.name), attributes, measures, grouping_sets=grouping_sets)
+
+
+def aggregate_facts(
+    star: Star,
+    measure_types: dict[str, str],
+    attributes: list[str],
+    measures: tuple[Measure, ...],
+    *,
+    grouping_sets: list[list[str]] | None = None,
+    where: sa.ColumnElement[bool] | None = None,
+) -> sa.Select[Any]:
+    """The partials of ``measures`` grouped by ``attributes`` (or by each grouping set), read from ``star``."""
     columns = [star.attribute(ref).label(column_name(ref)) for ref in attributes]
     for index, measure in enumerate(measures):
         value = star.measure_input(measure)
@@ -216,14 +241,18 @@ def _from_facts(
             columns.append(value.label(f"input{index}"))
     if not columns:
         columns.append(sa.literal(1).label("one"))
-    inner = sa.select(*columns).select_from(star.from_clause_for(set(attributes), measures)).subquery("facts")
+    inner_select = sa.select(*columns).select_from(star.from_clause_for(set(attributes), measures))
+    if where is not None:
+        inner_select = inner_select.where(where)
+    inner = inner_select.subquery("facts")
     keys = [inner.c[column_name(ref)] for ref in attributes]
-    types = engine.measure_types(cube.name)
     values = []
     for index, measure in enumerate(measures):
         value = inner.c[f"input{index}"] if f"input{index}" in inner.c else None
         for name, compute, _ in partials(measure):
-            values.append(_partial(compute, value, types.get(measure.name, "")).label(partial_column(measure, name)))
+            values.append(
+                _partial(compute, value, measure_types.get(measure.name, "")).label(partial_column(measure, name))
+            )
     if grouping_sets is None:
         return sa.select(*keys, *values).group_by(*keys)
     sets = [sa.tuple_(*(inner.c[column_name(ref)] for ref in refs)) for refs in grouping_sets]
@@ -246,7 +275,7 @@ def _partial(compute: str, value: sa.ColumnElement[Any] | None, input_type: str)
     return getattr(sa.func, compute)(value)  # type: ignore[no-any-return]
 
 
-def _from_parent(table: sa.TableClause, attributes: list[str], measures: tuple[Measure, ...]) -> sa.Select[Any]:
+def merge_partials(table: sa.TableClause, attributes: list[str], measures: tuple[Measure, ...]) -> sa.Select[Any]:
     keys = [table.c[column_name(ref)] for ref in attributes]
     values = []
     for measure in measures:
@@ -259,5 +288,5 @@ def _from_parent(table: sa.TableClause, attributes: list[str], measures: tuple[M
     return sa.select(*keys, *values).select_from(table).group_by(*keys)
 
 
-def _quote(path: Path) -> str:
+def quote_path(path: Path) -> str:
     return str(path).replace("'", "''")

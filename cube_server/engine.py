@@ -57,6 +57,7 @@ class CubeEngine:
         store: CuboidStore | None = None,
         model_hash: str = "",
         facts_version: Callable[[], str] | None = None,
+        reopen_facts: Callable[[], object] | None = None,
     ) -> None:
         self.catalog = catalog
         self.backend = backend
@@ -72,7 +73,9 @@ class CubeEngine:
             star.string_refs = {ref for ref, sql_type in types.items() if sql_type.upper() in STRING_TYPES}
             self._stars[cube.name] = star
             self._types[cube.name] = types
-        self.store_view = StoreView(store, catalog, backend, model_hash, facts_version or (lambda: version))
+        self.store_view = StoreView(
+            store, catalog, backend, model_hash, facts_version or (lambda: version), reopen_facts
+        )
         self.store_view.snapshot()
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cube_models.errors import CubeError, InternalError, UserError
+from cube_models.errors import ConflictError, CubeError, GoneError, InternalError, UserError
 
 
 class CutSyntaxError(UserError):
@@ -35,3 +35,21 @@ class ProjectError(InternalError):
     """A project directory or its configuration cannot be used."""
 
     code = "invalid_project"
+
+
+class RefreshError(UserError):
+    """A refresh cannot be done with what it was given (a file that does not fit, an empty range)."""
+
+    code = "invalid_refresh"
+
+
+class StoreNotCurrentError(ConflictError):
+    """A refresh needs a store built from the current model and facts."""
+
+    code = "store_not_current"
+
+
+class VersionUnavailableError(GoneError):
+    """A pinned store version is no longer kept, or its answer would need facts that have changed since."""
+
+    code = "version_unavailable"

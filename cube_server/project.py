@@ -183,14 +183,15 @@ def open_engine(project: Project, settings: Settings, *, use_store: bool = True)
     sources = project.table_sources()
     backend = DuckDBBackend(sources, settings)
     store = CuboidStore(project.store_dir) if use_store else None
-    # The engine reads exactly these files: their fingerprint tells whether a store was built from them.
-    files = {source.name: list(source.files) for source in sources}
+    # The fingerprint of the files there are now (globs are read again): it tells whether the store was
+    # built from them, and when a refresh added or replaced files, the engine reopens its tables.
     return CubeEngine(
         catalog,
         backend,
         settings,
-        files_fingerprint(files),
+        project.version(),
         store=store,
         model_hash=model_hash(project.model_path),
-        facts_version=lambda: files_fingerprint(files),
+        facts_version=project.version,
+        reopen_facts=lambda: backend.reopen_changed(project.table_sources()),
     )

@@ -48,6 +48,12 @@ class Star:
         self._tables = tables
         self.string_refs: set[str] = set()
 
+    def over_facts(self, facts: sa.TableClause) -> Star:
+        """The same star over another relation with the fact table's columns (the rows a refresh changes)."""
+        star = Star(self.cube, {**self._tables, self.cube.fact: facts})
+        star.string_refs = self.string_refs
+        return star
+
     def from_clause_for(self, refs: set[str], measures: tuple[Measure, ...] = ()) -> sa.FromClause:
         """The FROM clause with only the joins a statement needs.
 

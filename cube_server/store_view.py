@@ -40,8 +40,10 @@ class StoreView:
         backend: DuckDBBackend,
         model_hash: str,
         facts_version: Callable[[], str],
+        reopen_facts: Callable[[], object] | None = None,
     ) -> None:
         self.store = store
+        self._reopen_facts = reopen_facts
         self.catalog = catalog
         self.backend = backend
         self.model_hash = model_hash
@@ -55,6 +57,10 @@ class StoreView:
     def snapshot(self) -> Snapshot:
         """The version to read now: reloaded when a build switched versions or the facts changed under us."""
         facts_version = self._facts_version()
+        if facts_version != self.facts_version and self._reopen_facts is not None:
+            # A refresh added or replaced fact files: read the files there are now.
+            with self._lock:
+                self._reopen_facts()
         if self.store is None:
             self.facts_version = facts_version
             return self._snapshot

@@ -1,0 +1,523 @@
+"""Refresh the store as facts arrive or get corrected: incremental aggregation and partial modification.
+
+Both write a new store version beside the current one and switch to it atomically, like a full build:
+
+- **append** (incremental aggregation): the new facts are added as one more Parquet file. Each cuboid
+  whose measures all merge (sums, counts, minima, maxima) gets the new facts' partials merged into its
+  cells; a cuboid with a measure that cannot merge (an exact distinct count) has the cells the new facts
+  touch recomputed from all the facts. Only the time partitions those cells live in are rewritten; the
+  others are hard links to the current version's files.
+- **replace** (partial modification): the facts of a time range are replaced by a file's rows. The
+  fact files holding rows of the range are rewritten without them, and every cell the old or new rows
+  touch is recomputed from the new facts (a minimum cannot be un-merged, so nothing is subtracted).
+
+The fact files change only after every cuboid is written, through a journal that a later refresh or
+build completes if a crash interrupts the switch; until the new version is published, the server sees
+facts newer than its store and answers from the facts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from aggregates.store import BuiltCuboid, CuboidStore, Manifest, now_text
+from cube_models import AggFunc, ColumnRef, Cube
+from cube_server.backend import compile_literal
+from cube_server.build import (
+    aggregate_facts,
+    cuboid_glob,
+    describe_written,
+    merge_partials,
+    partition_column,
+    quote_path,
+    stored_attributes,
+    stored_measures,
+    write_select,
+)
+from cube_server.cuboids import column_name
+from cube_server.engine import CubeEngine
+from cube_server.errors import RefreshError, StoreNotCurrentError
+from cube_server.project import Project, files_fingerprint
+from cube_server.star import Star
+
+JOURNAL = ".refresh-journal.json"
+# The date_trunc unit of each time level read with extract, and how long one period lasts.
+_PERIODS = {
+    "year": ("year", "1 year"),
+    "quarter": ("quarter", "3 months"),
+    "month": ("month", "1 month"),
+    "isoweek": ("week", "7 days"),
+    "day": ("day", "1 day"),
+    "hour": ("hour", "1 hour"),
+    "minute": ("minute", "1 minute"),
+    "second": ("second", "1 second"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshReport:
+    mode: str
+    manifest: Manifest
+    elapsed_s: float
+    rows_added: int
+    rows_removed: int
+    cuboids: dict[str, str]  # "cube.cuboid" -> what was done to it
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """What a refresh changes in the facts: the changed rows, and the fact files afterwards."""
+
+    changed: sa.TableClause  # rows added and rows removed (their cells change)
+    added: sa.TableClause
+    after: sa.TableClause  # all the facts after the change
+    time_bounds: dict[str, tuple[Any, Any]]  # fact time column -> (min, max) over the changed rows
+
+
+def append_facts(engine: CubeEngine, project: Project, store: CuboidStore, file: Path) -> RefreshReport:
+    """Add the facts in ``file`` and merge them into the store (incremental aggregation)."""
+    started = time.monotonic()
+    with store.lock():
+        finish_interrupted_switch(project)
+        table, directory, files = _fact_files(engine, project)
+        current = _fresh_manifest(engine, project, store)
+        version = store.new_version()
+        try:
+            incoming = directory / f"append-{version}.parquet"
+            staged = _stage_incoming(engine, table, file, incoming.with_suffix(".parquet.tmp"))
+            backend = engine.backend
+            added = backend.files_view(f"refresh_added_{_sql_name(version)}", [staged])
+            after = backend.files_view(f"refresh_after_{_sql_name(version)}", [*files, staged])
+            change = _Change(added, added, after, _time_bounds(engine, table, added))
+            rows_added = _count(engine, added)
+            manifest, done = _refresh_cuboids(engine, store, current, version, table, change, merge=True)
+            _switch_files(directory, {staged: incoming}, [])
+            manifest = replace(manifest, facts_version=files_fingerprint(project.table_files()))
+            store.publish(manifest)
+            _drop(engine, version)
+        except BaseException:
+            _discard(engine, store, directory, version)
+            raise
+    return RefreshReport("append", manifest, time.monotonic() - started, rows_added, 0, done)
+
+
+def replace_facts(
+    engine: CubeEngine, project: Project, store: CuboidStore, start: str, end: str, file: Path
+) -> RefreshReport:
+    """Replace the facts of the time range ``start``..``end`` (inclusive) by the rows of ``file``."""
+    started = time.monotonic()
+    with store.lock():
+        finish_interrupted_switch(project)
+        table, directory, files = _fact_files(engine, project)
+        time_column = _time_column(engine, table)
+        low, high, high_inclusive = _parse_range(start, end)
+        current = _fresh_manifest(engine, project, store)
+        version = store.new_version()
+        try:
+            backend = engine.backend
+            incoming = directory / f"replace-{version}.parquet"
+            staged = _stage_incoming(engine, table, file, incoming.with_suffix(".parquet.tmp"), allow_empty=True)
+            added = backend.files_view(f"refresh_added_{_sql_name(version)}", [staged])
+            # An empty file deletes the range: it is read (for its columns) but not kept among the facts.
+            kept_new = [staged] if _count_file(engine, staged) else []
+            in_range = _range_sql(time_column, low, high, high_inclusive)
+            outside = _count(engine, added, f"NOT ({in_range}) OR {_quoted(time_column)} IS NULL")
+            if outside:
+                raise RefreshError(f"{outside} row(s) of {file} fall outside {start} .. {end}; nothing was changed")
+            old = backend.files_view(f"refresh_before_{_sql_name(version)}", files)
+            hit = backend.run_statement(
+                f"SELECT filename, count(*) FROM read_parquet({_file_list(files)}, filename = true) "
+                f"WHERE {in_range} GROUP BY filename"
+            )
+            rewritten: dict[Path, Path] = {}
+            rows_removed = 0
+            for name, count in hit:
+                path = Path(name)
+                rows_removed += int(count)
+                target = path.with_name(f"{path.name.split('.')[0]}.{version}.parquet.tmp")
+                backend.run_statement(
+                    f"COPY (SELECT * FROM read_parquet('{quote_path(path)}') WHERE NOT ({in_range})) "
+                    f"TO '{quote_path(target)}' (FORMAT parquet, COMPRESSION zstd)"
+                )
+                rewritten[path] = target
+            removed_view = f"refresh_removed_{_sql_name(version)}"
+            backend.run_statement(
+                f'CREATE OR REPLACE VIEW "{removed_view}" AS SELECT * FROM "{old.name}" WHERE {in_range}'
+            )
+            changed_view = f"refresh_changed_{_sql_name(version)}"
+            backend.run_statement(
+                f'CREATE OR REPLACE VIEW "{changed_view}" AS SELECT * FROM "{removed_view}" '
+                f'UNION ALL BY NAME SELECT * FROM "{added.name}"'
+            )
+            changed = backend.table_of(changed_view)
+            emptied = [path for path, target in rewritten.items() if not _count_file(engine, target)]
+            for path in emptied:
+                rewritten.pop(path).unlink()
+            after_files = [rewritten.get(path, path) for path in files if path not in emptied]
+            after = backend.files_view(f"refresh_after_{_sql_name(version)}", [*after_files, *kept_new])
+            change = _Change(changed, added, after, _time_bounds(engine, table, changed))
+            rows_added = _count(engine, added)
+            manifest, done = _refresh_cuboids(engine, store, current, version, table, change, merge=False)
+            moves = {staged: incoming} if kept_new else {}
+            moves.update({target: target.with_suffix("") for target in rewritten.values()})
+            _switch_files(directory, moves, [*rewritten, *emptied, *([] if kept_new else [staged])])
+            manifest = replace(manifest, facts_version=files_fingerprint(project.table_files()))
+            store.publish(manifest)
+            _drop(engine, version)
+        except BaseException:
+            _discard(engine, store, directory, version)
+            raise
+    return RefreshReport("replace", manifest, time.monotonic() - started, rows_added, rows_removed, done)
+
+
+def _discard(engine: CubeEngine, store: CuboidStore, directory: Path, version: str) -> None:
+    """Undo a refresh that failed before its switch: its staged fact files, views and staging version."""
+    if not (directory / JOURNAL).exists():
+        for path in directory.glob(f"*{version}*.tmp"):
+            path.unlink(missing_ok=True)
+    _drop(engine, version)
+    shutil.rmtree(store.staging_dir(version), ignore_errors=True)
+
+
+def finish_interrupted_switch(project: Project) -> bool:
+    """Complete a fact-file switch a crash interrupted (renames and removals are idempotent)."""
+    finished = False
+    for directory in {path.parent for paths in project.table_files().values() for path in paths} | {
+        _glob_directory(project, spec.name) for spec in project.table_specs
+    }:
+        journal = directory / JOURNAL
+        if journal.is_file():
+            _apply_journal(journal)
+            finished = True
+    return finished
+
+
+def _apply_journal(journal: Path) -> None:
+    entries = json.loads(journal.read_text(encoding="utf-8"))
+    for source, target in entries["moves"]:
+        if Path(source).exists():
+            os.replace(source, target)
+    for path in entries["removals"]:
+        Path(path).unlink(missing_ok=True)
+    journal.unlink()
+
+
+def _switch_files(directory: Path, moves: dict[Path, Path], removals: list[Path]) -> None:
+    journal = directory / JOURNAL
+    text = json.dumps({"moves": [[str(a), str(b)] for a, b in moves.items()], "removals": [str(p) for p in removals]})
+    with open(journal, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    _apply_journal(journal)
+
+
+def _glob_directory(project: Project, table: str) -> Path:
+    spec = next(spec for spec in project.table_specs if spec.name == table)
+    path = Path(spec.path)
+    return (path if path.is_absolute() else project.data_root / path).parent
+
+
+def _fact_files(engine: CubeEngine, project: Project) -> tuple[str, Path, list[Path]]:
+    """The fact table the refresh changes, the directory its files live in, and its files now."""
+    tables = sorted({cube.fact for cube in engine.catalog.cubes})
+    if len(tables) != 1:
+        raise RefreshError(f"the project's cubes read several fact tables ({', '.join(tables)}); refresh needs one")
+    table = tables[0]
+    spec = next((spec for spec in project.table_specs if spec.name == table), None)
+    if spec is None or spec.format != "parquet" or spec.key or not any(c in Path(spec.path).name for c in "*?["):
+        raise RefreshError(
+            f"table {table!r} must be a glob of Parquet files (such as facts/*.parquet) without a synthetic key "
+            "for facts to be added or replaced"
+        )
+    return table, _glob_directory(project, table), project.table_files()[table]
+
+
+def _fresh_manifest(engine: CubeEngine, project: Project, store: CuboidStore) -> Manifest:
+    current = store.current()
+    if current is None:
+        raise StoreNotCurrentError("the project has no cuboid store yet; run cube-server build first")
+    if current.model_hash != engine.model_hash or current.facts_version != files_fingerprint(project.table_files()):
+        raise StoreNotCurrentError(
+            "the cuboid store is not current with the model and facts; run cube-server build first"
+        )
+    return current
+
+
+def _stage_incoming(engine: CubeEngine, table: str, file: Path, target: Path, *, allow_empty: bool = False) -> Path:
+    """Copy ``file`` beside the facts with the fact table's columns and types (checked before anything changes)."""
+    columns = engine.backend.table_columns[table]
+    if not file.is_file():
+        raise RefreshError(f"no such file: {file}")
+    try:
+        described = engine.backend.run_statement(f"DESCRIBE SELECT * FROM read_parquet('{quote_path(file)}')")
+    except Exception as exc:  # any DuckDB failure here means the file is not Parquet we can read
+        raise RefreshError(f"{file} is not a readable Parquet file") from exc
+    present = [row[0] for row in described]
+    missing = [name for name in columns if name not in present]
+    extra = [name for name in present if name not in columns]
+    if missing or extra:
+        raise RefreshError(
+            f"{file} does not have the columns of table {table!r}"
+            + (f"; missing: {', '.join(missing)}" if missing else "")
+            + (f"; unexpected: {', '.join(extra)}" if extra else "")
+        )
+    select = ", ".join(f'CAST("{name}" AS {sql_type}) AS "{name}"' for name, sql_type in columns.items())
+    try:
+        engine.backend.run_statement(
+            f"COPY (SELECT {select} FROM read_parquet('{quote_path(file)}')) "
+            f"TO '{quote_path(target)}' (FORMAT parquet, COMPRESSION zstd)"
+        )
+    except Exception as exc:
+        target.unlink(missing_ok=True)
+        raise RefreshError(f"the values of {file} do not fit the types of table {table!r}") from exc
+    if not allow_empty and not _count_file(engine, target):
+        target.unlink()
+        raise RefreshError(f"{file} holds no rows")
+    return target
+
+
+def _time_column(engine: CubeEngine, table: str) -> str:
+    """The fact column the time dimension reads its levels from (replace selects facts by it)."""
+    for cube in engine.catalog.cubes:
+        for dimension in cube.dimensions:
+            if dimension.role != "time":
+                continue
+            refs = {cube.physical(level.key_attribute.ref) for level in dimension.levels}
+            columns = {(ref.table, ref.column) for ref in refs if ref.extract}
+            if len(columns) == 1 and all(ref.extract for ref in refs) and next(iter(columns))[0] == table:
+                return next(iter(columns))[1]
+    raise RefreshError("replace needs a time dimension whose levels are extracted from one date or timestamp column")
+
+
+def _parse_range(start: str, end: str) -> tuple[str, str, bool]:
+    """The range as SQL timestamp literals, and whether its end is inclusive; a date ``end`` covers its day."""
+    try:
+        low = dt.datetime.fromisoformat(start)
+        high = dt.datetime.fromisoformat(end)
+    except ValueError as exc:
+        raise RefreshError(f"the range must be ISO dates or timestamps (such as 2025-03-14): {exc}") from exc
+    whole_day = len(end.strip()) == 10
+    if whole_day:
+        high += dt.timedelta(days=1)
+    if high < low or (whole_day and high == low):
+        raise RefreshError(f"the range {start} .. {end} is empty")
+    return low.isoformat(sep=" "), high.isoformat(sep=" "), not whole_day
+
+
+def _range_sql(column: str, low: str, high: str, high_inclusive: bool) -> str:
+    upper = "<=" if high_inclusive else "<"
+    return f"{_quoted(column)} >= TIMESTAMP '{low}' AND {_quoted(column)} {upper} TIMESTAMP '{high}'"
+
+
+def _time_bounds(engine: CubeEngine, table: str, rows: sa.TableClause) -> dict[str, tuple[Any, Any]]:
+    try:
+        column = _time_column(engine, table)
+    except RefreshError:
+        return {}
+    low, high = engine.backend.run_statement(
+        f'SELECT min({_quoted(column)}), max({_quoted(column)}) FROM "{rows.name}"'
+    )[0]
+    return {} if low is None else {column: (low, high)}
+
+
+def _refresh_cuboids(
+    engine: CubeEngine,
+    store: CuboidStore,
+    current: Manifest,
+    version: str,
+    table: str,
+    change: _Change,
+    *,
+    merge: bool,
+) -> tuple[Manifest, dict[str, str]]:
+    staging = store.staging_dir(version)
+    staging.mkdir(parents=True)
+    old_dir = store.version_dir(current.version)
+    cuboids: list[BuiltCuboid] = []
+    done: dict[str, str] = {}
+    for built in current.cuboids:
+        cube = engine.catalog.cube(built.cube)
+        if cube.fact != table:
+            _link_tree(old_dir / built.path, staging / built.path)
+            cuboids.append(built)
+            done[f"{cube.name}.{built.name}"] = "unchanged"
+            continue
+        mergeable = merge and all(m.function is not AggFunc.COUNT_DISTINCT for m in stored_measures(cube))
+        refreshed, what = _refresh_one(engine, cube, built, old_dir, staging, version, change, mergeable)
+        cuboids.append(refreshed)
+        done[f"{cube.name}.{built.name}"] = what
+    manifest = Manifest(version, now_text(), current.model_hash, current.facts_version, tuple(cuboids))
+    return manifest, done
+
+
+def _refresh_one(
+    engine: CubeEngine,
+    cube: Cube,
+    built: BuiltCuboid,
+    old_dir: Path,
+    staging: Path,
+    version: str,
+    change: _Change,
+    mergeable: bool,
+) -> tuple[BuiltCuboid, str]:
+    backend = engine.backend
+    spec = built.spec
+    measures = stored_measures(cube)
+    attributes = stored_attributes(cube, spec)
+    keys = [column_name(ref) for ref in _key_refs(cube, spec)]
+    key_column = partition_column(cube, built.partition_level)
+    types = engine.measure_types(cube.name)
+    name = _sql_name(f"{version}_{cube.name}_{built.name}")
+    old_files = cuboid_glob(old_dir / built.path, key_column is not None)
+    old = f"read_parquet('{quote_path(Path(old_files))}', hive_partitioning = false, filename = true)"
+    # The cells the change touches, and the partitions they live in.
+    changed_star = _star_over(engine, cube, change.changed)
+    changed_keys = sa.select(*(changed_star.attribute(ref).label(column_name(ref)) for ref in _key_refs(cube, spec)))
+    changed_keys = changed_keys.select_from(changed_star.from_clause_for(set(_key_refs(cube, spec)))).distinct()
+    backend.run_statement(f'CREATE OR REPLACE TABLE "touched_{name}" AS {compile_literal(changed_keys)}')
+    touched_partitions = _touched_partitions(backend, name, key_column)
+    on = " AND ".join(f'o."{key}" IS NOT DISTINCT FROM t."{key}"' for key in keys) or "true"
+    in_partitions = (
+        f'CAST(o."{key_column}" AS VARCHAR) IN ({", ".join(_string(p) for p in touched_partitions)})'
+        if key_column and touched_partitions
+        else ("false" if key_column else "true")
+    )
+    old_columns = ", ".join(f'o."{column}"' for column in _columns_of(backend, old))
+    if mergeable:
+        delta = aggregate_facts(_star_over(engine, cube, change.added), types, attributes, measures)
+        backend.run_statement(
+            f'CREATE OR REPLACE VIEW "merge_{name}" AS SELECT {old_columns} FROM {old} o WHERE {in_partitions} '
+            f"UNION ALL BY NAME {compile_literal(delta)}"
+        )
+        select = compile_literal(merge_partials(backend.table_of(f"merge_{name}"), attributes, measures))
+        what = "merged the new facts' partials"
+    else:
+        after_star = _star_over(engine, cube, change.after)
+        where = _period_filter(cube, spec, after_star, change.time_bounds)
+        recomputed = aggregate_facts(after_star, types, attributes, measures, where=where)
+        select = (
+            f'SELECT {old_columns} FROM {old} o ANTI JOIN "touched_{name}" t ON {on} WHERE {in_partitions} '
+            f'UNION ALL BY NAME SELECT o.* FROM ({compile_literal(recomputed)}) o SEMI JOIN "touched_{name}" t ON {on}'
+        )
+        cells = backend.run_statement(f'SELECT count(*) FROM "touched_{name}"')[0][0]
+        what = f"recomputed {cells} touched cell(s) from the facts"
+    target = staging / built.path
+    write_select(backend, select, target, key_column)
+    if key_column:
+        _link_untouched(old_dir / built.path, target, key_column, touched_partitions)
+    elif not (target / "data.parquet").exists():
+        _link_tree(old_dir / built.path, target)
+    backend.run_statement(f'DROP TABLE IF EXISTS "touched_{name}"')
+    backend.run_statement(f'DROP VIEW IF EXISTS "merge_{name}"')
+    rows, partitions, size = describe_written(backend, target, key_column)
+    refreshed = replace(built, rows=rows, bytes=size, partitions=partitions, built_at=now_text(), built_from="refresh")
+    return refreshed, what
+
+
+def _key_refs(cube: Cube, spec: Any) -> list[str]:
+    """The key attribute of every level the cuboid stores: they identify its cells."""
+    return [
+        level.key_attribute.ref
+        for dimension in cube.dimensions
+        for level in dimension.levels
+        if level.ref in spec.levels
+    ]
+
+
+def _touched_partitions(backend: Any, name: str, key_column: str | None) -> list[str]:
+    if key_column is None:
+        return []
+    rows = backend.run_statement(f'SELECT DISTINCT CAST("{key_column}" AS VARCHAR) FROM "touched_{name}"')
+    return sorted(str(value) for (value,) in rows)
+
+
+def _period_filter(
+    cube: Cube, spec: Any, star: Star, bounds: dict[str, tuple[Any, Any]]
+) -> sa.ColumnElement[bool] | None:
+    """Facts of the periods the changed rows fall in, at the cuboid's time level (lets DuckDB skip row groups).
+
+    Only a prefilter: the touched cells are matched exactly afterwards. Without a time level, or with one
+    that is not a calendar period (an ISO year), every fact is read.
+    """
+    for dimension, _, level_name in spec.grain:
+        if cube.dimension(dimension).role != "time":
+            continue
+        ref: ColumnRef = cube.physical(cube.dimension(dimension).level(level_name).key_attribute.ref)
+        period = _PERIODS.get(ref.extract or "")
+        if ref.table != cube.fact or ref.column not in bounds or period is None:
+            return None
+        unit, length = period
+        low, high = bounds[ref.column]
+        column = star.sources[cube.fact].c[ref.column]
+        start = sa.literal_column(f"date_trunc('{unit}', TIMESTAMP '{low}')")
+        stop = sa.literal_column(f"date_trunc('{unit}', TIMESTAMP '{high}') + INTERVAL '{length}'")
+        return sa.and_(column >= start, column < stop)
+    return None
+
+
+def _star_over(engine: CubeEngine, cube: Cube, facts: sa.TableClause) -> Star:
+    return engine.star(cube.name).over_facts(facts)
+
+
+def _link_untouched(old: Path, target: Path, key_column: str, touched: list[str]) -> None:
+    """Hard-link the partitions the refresh did not touch (their files are immutable)."""
+    if not old.is_dir():
+        return
+    for partition in old.iterdir():
+        value = partition.name.split("=", 1)[1] if "=" in partition.name else None
+        if partition.is_dir() and value not in touched:
+            _link_tree(partition, target / partition.name)
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    for path in source.rglob("*"):
+        if path.is_file():
+            destination = target / path.relative_to(source)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, destination)
+            except OSError:
+                shutil.copy2(path, destination)
+
+
+def _columns_of(backend: Any, relation: str) -> list[str]:
+    return [row[0] for row in backend.run_statement(f"DESCRIBE SELECT * FROM {relation}") if row[0] != "filename"]
+
+
+def _count(engine: CubeEngine, relation: sa.TableClause, where: str = "true") -> int:
+    return int(engine.backend.run_statement(f'SELECT count(*) FROM "{relation.name}" WHERE {where}')[0][0])
+
+
+def _count_file(engine: CubeEngine, path: Path) -> int:
+    return int(engine.backend.run_statement(f"SELECT count(*) FROM read_parquet('{quote_path(path)}')")[0][0])
+
+
+def _drop(engine: CubeEngine, version: str) -> None:
+    for kind in ("added", "after", "before", "removed", "changed"):
+        engine.backend.drop_relation(f"refresh_{kind}_{_sql_name(version)}")
+
+
+def _file_list(files: list[Path]) -> str:
+    return "[" + ", ".join(f"'{quote_path(path)}'" for path in files) + "]"
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _sql_name(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text)
