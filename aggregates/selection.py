@@ -57,11 +57,15 @@ def select_cuboids(
     mandatory: Sequence[CuboidSpec] = (),
     max_count: int | None = None,
     rank: str = "per_row",
+    overhead_rows: int = 0,
 ) -> Selection:
     """Greedily pick candidates while they fit ``budget_rows`` (mandatory rows included) and still help.
 
     ``sizes`` holds the estimated rows of every candidate and mandatory spec, clamped to ``1..top_rows``.
     ``weights`` are query frequencies by candidate name (a missing name weighs 0); without them, 1 each.
+    ``overhead_rows`` is the fixed space of a cuboid beside its rows (its files, its build step, one more
+    candidate to route over): it counts against the budget and in the benefit per row, so near-empty
+    cuboids are not picked by the hundred. ``used_rows`` counts rows only.
     """
     if rank not in RANKS:
         raise ValueError(f"rank must be one of {RANKS}, not {rank!r}")
@@ -89,14 +93,14 @@ def select_cuboids(
             cost[query] = min(cost[query], required.rows)
     mandatory_names = {spec.name for spec in mandatory}
     taken = {spec.levels for spec in mandatory}  # grains already stored: never picked (again)
-    budget_left = budget_rows - sum(required.rows for required in chosen)
+    budget_left = budget_rows - sum(required.rows + overhead_rows for required in chosen)
 
     def benefit(candidate: int) -> float:
         size = rows[candidate]
         return sum(weight[query] * (cost[query] - size) for query in covered[candidate] if cost[query] > size)
 
     def score(candidate: int, gain: float) -> float:
-        return gain / rows[candidate] if rank == "per_row" else gain
+        return gain / (rows[candidate] + overhead_rows) if rank == "per_row" else gain
 
     # Lazy greedy: a benefit only shrinks as the selection grows (submodularity), so a stale heap entry is an
     # upper bound. An entry evaluated since the last pick is exact; popped first, it beats every other bound.
@@ -113,7 +117,7 @@ def select_cuboids(
     picks = 0
     while heap and (max_count is None or picks < max_count):
         _, name, candidate, evaluated_at, gain = heapq.heappop(heap)
-        if rows[candidate] > budget_left or specs[candidate].levels in taken:
+        if rows[candidate] + overhead_rows > budget_left or specs[candidate].levels in taken:
             continue  # the budget only shrinks and a grain is stored once: drop it for good
         if evaluated_at < picks:
             gain = benefit(candidate)
@@ -124,7 +128,7 @@ def select_cuboids(
             break  # the best exact score helps nobody, and every other bound is no better
         for query in covered[candidate]:
             cost[query] = min(cost[query], rows[candidate])
-        budget_left -= rows[candidate]
+        budget_left -= rows[candidate] + overhead_rows
         taken.add(specs[candidate].levels)
         chosen.append(Chosen(specs[candidate], rows[candidate], gain, False))
         picks += 1

@@ -90,9 +90,15 @@ def now_text() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+DEFAULT_GRACE_S = 600
+
+
 class CuboidStore:
-    def __init__(self, root: Path) -> None:
+    """``grace_s``: how long a version switched away from stays on disk for requests that pinned it."""
+
+    def __init__(self, root: Path, grace_s: float = DEFAULT_GRACE_S) -> None:
         self.root = root
+        self.grace_s = grace_s
 
     @property
     def pointer(self) -> Path:
@@ -118,6 +124,22 @@ class CuboidStore:
         """The version that served before the current one (queries in flight may still read it)."""
         version = self._pointer().get("previous")
         return version if isinstance(version, str) else None
+
+    def retired(self) -> dict[str, float]:
+        """Versions switched away from, with when (seconds since the epoch)."""
+        raw = self._pointer().get("retired")
+        if not isinstance(raw, dict):
+            return {}
+        return {str(k): float(v) for k, v in raw.items() if isinstance(v, (int, float))}
+
+    def is_kept(self, version: str) -> bool:
+        """Whether ``version`` may still be read: the current one, or one retired less than the grace ago."""
+        if not version or "/" in version or version.startswith("."):
+            return False
+        if version == self.current_version():
+            return True
+        retired_at = self.retired().get(version)
+        return retired_at is not None and time.time() - retired_at < self.grace_s and self.version_dir(version).is_dir()
 
     def pointer_stamp(self) -> tuple[int, int] | None:
         """A cheap fingerprint of ``CURRENT`` (changes when a new version is switched in)."""
@@ -165,7 +187,12 @@ class CuboidStore:
         final = self.version_dir(manifest.version)
         os.replace(staging, final)
         _fsync_dir(final.parent)
-        pointer = {"version": manifest.version, "previous": self.current_version()}
+        previous = self.current_version()
+        now = time.time()
+        retired = {v: at for v, at in self.retired().items() if now - at < self.grace_s}
+        if previous:
+            retired[previous] = now
+        pointer = {"version": manifest.version, "previous": previous, "retired": retired}
         _write_durably(self.root / "CURRENT.tmp", json.dumps(pointer))
         os.replace(self.root / "CURRENT.tmp", self.pointer)
         _fsync_dir(self.root)
@@ -176,9 +203,12 @@ class CuboidStore:
         versions_dir = self.root / "versions"
         if not versions_dir.is_dir():
             return []
-        # Keep what serves and what served just before, by the pointer, never by name or age: a build
-        # killed after writing its version but before switching leaves a version nobody ever served.
+        # Keep what serves, what served just before, and what was switched away from less than the grace
+        # ago (requests may pin it), by the pointer, never by name or age: a build killed after writing its
+        # version but before switching leaves a version nobody ever served.
+        now = time.time()
         keep = {version for version in (self.current_version(), self.previous_version()) if version}
+        keep |= {version for version, at in self.retired().items() if now - at < self.grace_s}
         removed = []
         for path in versions_dir.iterdir():
             if path.name not in keep:

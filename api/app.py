@@ -26,9 +26,10 @@ from api.errors import (
     unexpected_error_handler,
     validation_error_handler,
 )
-from api.routes import cubes, health, query
+from api.routes import admin, cubes, health, query
 from cube_models.errors import CubeError
 from cube_server.engine import CubeEngine
+from cube_server.project import Project
 
 log = logging.getLogger("cube_server.api")
 MAX_BODY_BYTES = 1_000_000
@@ -36,8 +37,13 @@ MAX_URL_LENGTH = 16_000
 EngineLoader = Callable[[], CubeEngine]
 
 
-def create_app(engine: CubeEngine | None = None, *, loader: EngineLoader | None = None) -> FastAPI:
-    """Serve ``engine`` if given, else load one with ``loader`` in the background at startup."""
+def create_app(
+    engine: CubeEngine | None = None, *, loader: EngineLoader | None = None, project: Project | None = None
+) -> FastAPI:
+    """Serve ``engine`` if given, else load one with ``loader`` in the background at startup.
+
+    ``project``: the directory the engine serves, for the admin API (which changes its files).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,10 +65,12 @@ def create_app(engine: CubeEngine | None = None, *, loader: EngineLoader | None 
         },
     )
     app.state.engine = engine
+    app.state.project = project
     app.state.load_error = None
     app.include_router(health.router)
     app.include_router(cubes.router)
     app.include_router(query.router)
+    app.include_router(admin.router)
     app.middleware("http")(_guard_request)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

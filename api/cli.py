@@ -1,4 +1,4 @@
-"""The ``cube-server`` command line: demo, serve, build, refresh, generate, validate, query, explain, schema."""
+"""The ``cube-server`` command line: demo, serve, build, plan, refresh, generate, validate, query, explain, schema."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ from cube_models.errors import CubeError
 from cube_models.json_schema import model_json_schema
 from cube_server.build import build_store
 from cube_server.engine import CubeEngine
+from cube_server.planning import StorePlan, plan_store
 from cube_server.project import CONFIG_NAME, Project, ensure_data, load_project, open_engine
 from cube_server.query import Query
+from cube_server.query_log import NAME as QUERY_LOG
 from cube_server.refresh import append_facts, replace_facts
 
 DEFAULT_PROJECT = Path("examples/telecom")
@@ -58,7 +61,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("project", type=Path)
     _data_root_option(build)
+    _budget_option(build)
     build.set_defaults(handler=_build)
+
+    plan = commands.add_parser(
+        "plan", help="show the cuboids a build would make (declared and selected), their estimated rows and benefit"
+    )
+    plan.add_argument("project", type=Path)
+    _data_root_option(plan)
+    _budget_option(plan)
+    plan.set_defaults(handler=_plan)
 
     refresh = commands.add_parser(
         "refresh",
@@ -113,6 +125,15 @@ def _data_root_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _budget_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="automatic cuboids' rows as a fraction of the fact rows (overrides [store] budget; 0 = declared only)",
+    )
+
+
 def _serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
@@ -137,7 +158,7 @@ def _run_server(project: Project, host: str, port: int, log_level: str) -> int:
     from api.app import create_app
 
     settings = settings_from_env()
-    app = create_app(loader=lambda: open_engine(project, settings))
+    app = create_app(loader=lambda: open_engine(project, settings), project=project)
     print(f"serving {project.root} on http://{host}:{port} (API docs at /docs)", file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
     return 0
@@ -159,7 +180,44 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_with_progress(engine: CubeEngine, project: Project) -> None:
+def _store_plan(engine: CubeEngine, project: Project, budget: float | None) -> StorePlan:
+    options = project.plan_options if budget is None else replace(project.plan_options, budget=budget)
+    if options.budget < 0:
+        raise ValueError("--budget must not be negative")
+    return plan_store(engine, options, project.store_dir / QUERY_LOG)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    project = _prepare(args.project, args.data_root)
+    engine = open_engine(project, settings_from_env(), use_store=False)
+    plan = _store_plan(engine, project, args.budget)
+    for cube in plan.cubes:
+        selection = cube.selection
+        rows = [
+            [
+                chosen.spec.name,
+                "declared" if chosen.mandatory else "selected",
+                " ".join(f"{d}{'' if h == 'default' else '@' + h}:{level}" for d, h, level in chosen.spec.grain),
+                f"{chosen.rows:,}",
+                "" if chosen.mandatory else f"{chosen.benefit:,.0f}",
+            ]
+            for chosen in selection.chosen
+        ]
+        print(f"cube {cube.cube}")
+        print(_table(["cuboid", "kind", "grain", "est. rows", "benefit (rows saved)"], rows))
+        sample = "all of them" if cube.sampled_rows >= cube.fact_rows else f"a sample of {cube.sampled_rows:,}"
+        weighting = f"{cube.logged_queries:,} logged queries" if cube.logged_queries else "no query log (even weights)"
+        print(
+            f"  {cube.fact_rows:,} fact rows ({sample} read for estimates); {cube.candidates:,} candidates; "
+            f"{weighting}\n  budget {selection.budget_rows:,} rows ({plan.options.budget:g} of the facts), "
+            f"{selection.used_rows:,} estimated in {len(selection.chosen)} cuboids; "
+            f"{selection.evaluations:,} benefit evaluations"
+        )
+    print(f"planned in {plan.elapsed_s:.1f} s")
+    return 0
+
+
+def _build_with_progress(engine: CubeEngine, project: Project, budget: float | None = None) -> None:
     def progress(done: int, total: int, name: str) -> None:
         width = 30
         filled = width * (done - 1) // total
@@ -170,8 +228,15 @@ def _build_with_progress(engine: CubeEngine, project: Project) -> None:
             flush=True,
         )
 
-    print(f"building cuboids into {project.store_dir} ...", file=sys.stderr, flush=True)
-    report = build_store(engine, CuboidStore(project.store_dir), progress)
+    plan = _store_plan(engine, project, budget)
+    picked = sum(len(cube.selection.picked()) for cube in plan.cubes)
+    print(
+        f"building cuboids into {project.store_dir} ({picked} selected beside the declared) ...",
+        file=sys.stderr,
+        flush=True,
+    )
+    store = CuboidStore(project.store_dir, engine.settings.version_grace_s)
+    report = build_store(engine, store, progress, plan.specs_by_cube())
     print(file=sys.stderr)
     cuboids = report.manifest.cuboids
     rows = [[c.cube, c.name, f"{c.rows:,}", f"{c.bytes:,}", c.built_from] for c in cuboids]
@@ -185,7 +250,7 @@ def _refresh(args: argparse.Namespace) -> int:
     if args.append is None and args.replace is None:
         _build_with_progress(engine, project)
         return 0
-    store = CuboidStore(project.store_dir)
+    store = CuboidStore(project.store_dir, engine.settings.version_grace_s)
     if args.append is not None:
         report = append_facts(engine, project, store, args.append)
     else:

@@ -20,6 +20,16 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: Any
         raw = environ.get(ENV_PREFIX + field.name.upper())
         if raw is None:
             continue
-        values[field.name] = int(raw) if isinstance(field.default, int) else raw
+        values[field.name] = _parse(field.name, field.default, raw)
     values.update({key: value for key, value in overrides.items() if value is not None})
     return Settings(**values)
+
+
+def _parse(name: str, default: Any, raw: str) -> Any:
+    if isinstance(default, bool):
+        if raw.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ValueError(f"{ENV_PREFIX}{name.upper()} must be true or false, not {raw!r}")
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    return raw

@@ -16,7 +16,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from api.schemas import ErrorEnvelope
-from cube_models.errors import ConflictError, CubeError, GoneError, InternalError, NotFoundError, UserError
+from cube_models.errors import (
+    ConflictError,
+    CubeError,
+    ForbiddenError,
+    GoneError,
+    InternalError,
+    NotFoundError,
+    UserError,
+)
 from cube_server.errors import QueryTimeoutError
 
 log = logging.getLogger("cube_server.api")
@@ -30,6 +38,7 @@ class ServiceNotReadyError(CubeError):
 
 STATUS_BY_ERROR: dict[type[BaseException], int] = {
     UserError: 400,
+    ForbiddenError: 403,
     NotFoundError: 404,
     ConflictError: 409,
     GoneError: 410,
@@ -52,6 +61,7 @@ ERROR_CODES_BY_STATUS = {
         "result_too_large",
         "invalid_refresh",
     ],
+    403: ["forbidden"],
     404: ["cube_not_found", "not_found"],
     405: ["method_not_allowed"],
     409: ["build_in_progress", "store_not_current"],

@@ -66,6 +66,7 @@ def cell_query(
     order: Iterable[str] | str | None,
     limit: int | None,
     offset: int,
+    version: str | None = None,
 ) -> Query:
     return Query(
         cube=cube,
@@ -75,6 +76,7 @@ def cell_query(
         order=order_of(_list(order)),
         limit=limit,
         offset=offset,
+        version=version,
     )
 
 
@@ -86,15 +88,31 @@ def _list(value: Iterable[str] | str | None) -> list[str] | str | None:
 
 def pivot_query(cube: str, body: QueryBody) -> PivotQuery:
     return PivotQuery(
-        cube, levels_of(body.rows), levels_of(body.columns), cuts_of(body.cut), names_of(body.measures), body.totals
+        cube,
+        levels_of(body.rows),
+        levels_of(body.columns),
+        cuts_of(body.cut),
+        names_of(body.measures),
+        body.totals,
+        body.version,
     )
 
 
 def members_query(cube: str, dimension: str, body: QueryBody) -> MembersQuery:
     return MembersQuery(
-        cube, dimension, body.level, body.hierarchy, cuts_of(body.cut), body.search, body.limit, body.offset
+        cube,
+        dimension,
+        body.level,
+        body.hierarchy,
+        cuts_of(body.cut),
+        body.search,
+        body.limit,
+        body.offset,
+        body.version,
     )
 
 
 def facts_query(cube: str, body: QueryBody) -> FactsQuery:
-    return FactsQuery(cube, cuts_of(body.cut), names_of(body.fields), order_of(body.order), body.limit, body.offset)
+    return FactsQuery(
+        cube, cuts_of(body.cut), names_of(body.fields), order_of(body.order), body.limit, body.offset, body.version
+    )

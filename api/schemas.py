@@ -32,6 +32,12 @@ class _Params(BaseModel):
     format: Format | None = Field(
         None, description="json (default), csv or arrow; or send Accept: application/vnd.apache.arrow.stream"
     )
+    version: str | None = Field(
+        None,
+        max_length=100,
+        description="read this store version (meta.version of an earlier answer), so a drill sequence never "
+        "mixes two versions; kept for CUBE_VERSION_GRACE_S after a switch (then 410 version_unavailable)",
+    )
 
 
 class CellParams(_Params):
@@ -108,6 +114,7 @@ class QueryBody(BaseModel):
     search: str | None = Field(None, max_length=200)
     fields: OneOrMany256 = []
     format: Format | None = None
+    version: str | None = Field(None, max_length=100)
 
 
 class Meta(BaseModel):

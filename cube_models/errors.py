@@ -39,6 +39,12 @@ class ConflictError(UserError):
     code = "conflict"
 
 
+class ForbiddenError(UserError):
+    """The request is understood but not allowed here (an operation switched off)."""
+
+    code = "forbidden"
+
+
 class GoneError(UserError):
     """Something the request names existed but is no longer kept (an expired store version)."""
 

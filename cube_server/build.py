@@ -51,6 +51,16 @@ def stored_attributes(cube: Cube, spec: CuboidSpec) -> list[str]:
     return refs
 
 
+def key_refs(cube: Cube, spec: CuboidSpec) -> list[str]:
+    """The key attribute of every level the cuboid stores: together they identify its cells."""
+    return [
+        level.key_attribute.ref
+        for dimension in cube.dimensions
+        for level in dimension.levels
+        if level.ref in spec.levels
+    ]
+
+
 def partition_level(cube: Cube, spec: CuboidSpec) -> str | None:
     """The top level of the time dimension, when the cuboid stores it: one partition per year, say."""
     for dimension in cube.dimensions:
@@ -61,20 +71,32 @@ def partition_level(cube: Cube, spec: CuboidSpec) -> str | None:
     return None
 
 
-def build_store(engine: CubeEngine, store: CuboidStore, progress: Progress | None = None) -> BuildReport:
-    """Build every declared cuboid of every cube into a new version and switch to it."""
+def build_store(
+    engine: CubeEngine,
+    store: CuboidStore,
+    progress: Progress | None = None,
+    specs: dict[str, list[CuboidSpec]] | None = None,
+) -> BuildReport:
+    """Build the cuboids of every cube into a new version and switch to it.
+
+    ``specs`` names them per cube (a plan: declared and selected ones); by default, the declared ones.
+    """
+
+    def specs_of(cube: Cube) -> list[CuboidSpec]:
+        return build_order(specs[cube.name] if specs and cube.name in specs else declared_cuboids(cube))
+
     started = time.monotonic()
     with store.lock():
         store.collect_garbage()
         version = store.new_version()
         staging = store.staging_dir(version)
         staging.mkdir(parents=True)
-        plans = [(cube, spec) for cube in engine.catalog.cubes for spec in build_order(declared_cuboids(cube))]
+        plans = [(cube, spec) for cube in engine.catalog.cubes for spec in specs_of(cube)]
         built: list[BuiltCuboid] = []
         shared: dict[tuple[str, str], sa.Select[Any]] = {}
         try:
             for cube in engine.catalog.cubes:
-                shared.update(_shared_scan(engine, cube, build_order(declared_cuboids(cube)), version))
+                shared.update(_shared_scan(engine, cube, specs_of(cube), version))
             for index, (cube, spec) in enumerate(plans, start=1):
                 if progress:
                     progress(index, len(plans), f"{cube.name}.{spec.name}")
@@ -83,14 +105,15 @@ def build_store(engine: CubeEngine, store: CuboidStore, progress: Progress | Non
                 built.append(_build_one(engine, cube, spec, staging, siblings, version, prepared))
         finally:
             for cube in engine.catalog.cubes:
-                engine.backend.run_statement(f'DROP TABLE IF EXISTS "{_scan_table(version, cube.name)}"')
+                for index in range(len(specs_of(cube))):
+                    engine.backend.run_statement(f'DROP TABLE IF EXISTS "{_scan_table(version, cube.name, index)}"')
         manifest = Manifest(version, now_text(), engine.model_hash, engine.facts_version, tuple(built))
         store.publish(manifest)
     return BuildReport(manifest, time.monotonic() - started)
 
 
-def _scan_table(version: str, cube: str) -> str:
-    return f"build_{version}_{cube}".replace("-", "_")
+def _scan_table(version: str, cube: str, batch: int) -> str:
+    return f"build_{version}_{cube}_{batch}".replace("-", "_")
 
 
 def _could_be_parent(parent: CuboidSpec, child: CuboidSpec, measures: tuple[Measure, ...]) -> bool:
@@ -103,29 +126,40 @@ def _could_be_parent(parent: CuboidSpec, child: CuboidSpec, measures: tuple[Meas
 def _shared_scan(
     engine: CubeEngine, cube: Cube, specs: list[CuboidSpec], version: str
 ) -> dict[tuple[str, str], sa.Select[Any]]:
-    """One GROUPING SETS pass over the facts for every cuboid that no other cuboid can be rolled up into.
+    """GROUPING SETS passes over the facts for every cuboid that no other cuboid can be rolled up into.
 
-    The groups land in one in-memory table, tagged by GROUPING(); each cuboid is then copied out of it.
+    The groups land in an in-memory table, tagged by GROUPING(); each cuboid is then copied out of it.
+    GROUPING() is a 64-bit mask, so roots are batched by at most 60 grouping attributes, one pass per batch.
     Returns the SELECT that yields each such cuboid's rows (none when a single cuboid needs the facts).
     """
     measures = stored_measures(cube)
     roots = [spec for spec in specs if not any(_could_be_parent(other, spec, measures) for other in specs)]
     if len(roots) < 2:
         return {}
-    attributes = list(dict.fromkeys(ref for spec in roots for ref in stored_attributes(cube, spec)))
-    if len(attributes) > 60:
-        return {}  # GROUPING() returns a 64-bit mask
-    select = _from_facts(engine, cube, attributes, measures, grouping_sets=[stored_attributes(cube, s) for s in roots])
-    table_name = _scan_table(version, cube.name)
-    engine.backend.run_statement(f'CREATE OR REPLACE TABLE "{table_name}" AS {compile_literal(select)}')
-    table = engine.backend.table_of(table_name)
+    batches: list[tuple[list[str], list[CuboidSpec]]] = []
+    for spec in sorted(roots, key=lambda root: (-len(stored_attributes(cube, root)), root.name)):
+        refs = stored_attributes(cube, spec)
+        batch = next((b for b in batches if len(set(b[0]) | set(refs)) <= 60), None)
+        if batch is None:
+            batches.append((list(refs), [spec]))
+        else:
+            batch[0].extend(ref for ref in refs if ref not in batch[0])
+            batch[1].append(spec)
     result = {}
-    for spec in roots:
-        kept = set(stored_attributes(cube, spec))
-        mask = sum(1 << (len(attributes) - 1 - i) for i, ref in enumerate(attributes) if ref not in kept)
-        columns = [table.c[column_name(ref)] for ref in stored_attributes(cube, spec)]
-        columns += [table.c[partial_column(m, name)] for m in measures for name, _, _ in partials(m)]
-        result[(cube.name, spec.name)] = sa.select(*columns).where(table.c["grouping_mask"] == mask)
+    for index, (attributes, members) in enumerate(batches):
+        if len(members) < 2:
+            continue
+        sets = [stored_attributes(cube, member) for member in members]
+        select = _from_facts(engine, cube, attributes, measures, grouping_sets=sets)
+        table_name = _scan_table(version, cube.name, index)
+        engine.backend.run_statement(f'CREATE OR REPLACE TABLE "{table_name}" AS {compile_literal(select)}')
+        table = engine.backend.table_of(table_name)
+        for spec in members:
+            kept = set(stored_attributes(cube, spec))
+            mask = sum(1 << (len(attributes) - 1 - i) for i, ref in enumerate(attributes) if ref not in kept)
+            columns = [table.c[column_name(ref)] for ref in stored_attributes(cube, spec)]
+            columns += [table.c[partial_column(m, name)] for m in measures for name, _, _ in partials(m)]
+            result[(cube.name, spec.name)] = sa.select(*columns).where(table.c["grouping_mask"] == mask)
     return result
 
 

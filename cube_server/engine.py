@@ -20,10 +20,11 @@ from aggregates.store import CuboidStore
 from cube_models import Cube, Measure, ModelCatalog
 from cube_server.backend import DuckDBBackend, compile_statement
 from cube_server.cut_syntax import format_cuts, format_drilldown
-from cube_server.errors import DrilldownError, InvalidParameterError, ResultTooLargeError
+from cube_server.errors import DrilldownError, InvalidParameterError, ResultTooLargeError, VersionUnavailableError
 from cube_server.pivot import shape_pivot
 from cube_server.plan import CellQuery, Plan, summary_from
 from cube_server.query import DrilldownItem, FactsQuery, MembersQuery, PivotQuery, PointCut, Query
+from cube_server.query_log import QueryLog
 from cube_server.render import CutRenderer
 from cube_server.resolve import (
     BoundCut,
@@ -58,11 +59,13 @@ class CubeEngine:
         model_hash: str = "",
         facts_version: Callable[[], str] | None = None,
         reopen_facts: Callable[[], object] | None = None,
+        query_log: QueryLog | None = None,
     ) -> None:
         self.catalog = catalog
         self.backend = backend
         self.settings = settings
         self.model_hash = model_hash
+        self.query_log = query_log
         self._stars: dict[str, Star] = {}
         self._types: dict[str, dict[str, str]] = {}
         self._measure_types: dict[str, dict[str, str]] = {}
@@ -123,6 +126,24 @@ class CubeEngine:
     def _version_of(self, snapshot: Snapshot) -> str:
         return snapshot.manifest.version if snapshot.status == "serving" and snapshot.manifest else self.version
 
+    def _snapshot_for(self, version: str | None) -> Snapshot:
+        """The version a query reads: the current one, or the earlier one it pinned while that is kept."""
+        current = self.snapshot()
+        if version is None or version == self._version_of(current):
+            return current
+        return self.store_view.pinned(version)
+
+    def _check_facts_unchanged(self, snapshot: Snapshot, needs_facts: bool) -> None:
+        """A pinned earlier version may read the facts only if they are still the ones it was built from."""
+        manifest = snapshot.manifest
+        if needs_facts and snapshot.pinned and manifest is not None:
+            if manifest.facts_version != self.facts_version:
+                raise VersionUnavailableError(
+                    f"store version {manifest.version!r} cannot answer this from its cuboids, and the facts have "
+                    "changed since it was built; ask again without version=",
+                    version=manifest.version,
+                )
+
     def _cell_query(
         self,
         cube: Cube,
@@ -134,8 +155,12 @@ class CubeEngine:
     ) -> tuple[CellQuery, Route]:
         """A cell query over the cheapest source that answers it exactly: a cuboid, else the facts."""
         built = [source.cuboid for source in snapshot.sources_of(cube.name)]
-        route = route_query(built, needs_of(bound_cuts, drilldown, base))
+        needs = needs_of(bound_cuts, drilldown, base)
+        if self.query_log is not None:
+            self.query_log.record(cube.name, needs.levels)
+        route = route_query(built, needs)
         summary_route = route_query(built, needs_of(bound_cuts, (), base)) if drilldown else route
+        self._check_facts_unchanged(snapshot, route.chosen is None or summary_route.chosen is None)
         source, renderer = self._source(cube, snapshot, route)
         summary_source = self._source(cube, snapshot, summary_route)
         cell = CellQuery(source, renderer, bound_cuts, drilldown, measures, base, summary_source)
@@ -266,7 +291,7 @@ class CubeEngine:
         drilldown = bind_drilldown(cube, query.drilldown, bound_cuts)
         measures, base = bind_measures(cube, query.measures)
         order = bind_order(cube, query.order, drilldown, measures)
-        snapshot = self.snapshot()
+        snapshot = self._snapshot_for(query.version)
         cell, route = self._cell_query(cube, snapshot, bound_cuts, drilldown, measures, base)
         source_name = source_label(route)
         version = self._version_of(snapshot)
@@ -319,7 +344,7 @@ class CubeEngine:
         if {d.dimension.name for d in rows} & {d.dimension.name for d in columns}:
             raise InvalidParameterError("a dimension cannot be on both rows and columns")
         measures, base = bind_measures(cube, query.measures)
-        snapshot = self.snapshot()
+        snapshot = self._snapshot_for(query.version)
         grid, route = self._cell_query(cube, snapshot, bound_cuts, rows + columns, measures, base)
         by_row, row_route = self._cell_query(cube, snapshot, bound_cuts, rows, measures, base)
         by_column, column_route = self._cell_query(cube, snapshot, bound_cuts, columns, measures, base)
@@ -371,13 +396,19 @@ class CubeEngine:
         limit = self.settings.default_page_size if query.limit is None else query.limit
         self._check_page(limit, query.offset)
         star, renderer = self._star(query.cube)
-        return members_plan(star, renderer, query, limit, self.version)
+        return members_plan(star, renderer, query, limit, self._facts_read_version(query.version))
 
     def plan_facts(self, query: FactsQuery) -> Plan:
         limit = self.settings.default_page_size if query.limit is None else query.limit
         self._check_page(limit, query.offset)
         star, renderer = self._star(query.cube)
-        return facts_plan(star, renderer, query, limit, self.version)
+        return facts_plan(star, renderer, query, limit, self._facts_read_version(query.version))
+
+    def _facts_read_version(self, version: str | None) -> str:
+        """Members and fact rows come from the facts: the version to report, refusing a pin they would break."""
+        snapshot = self._snapshot_for(version)
+        self._check_facts_unchanged(snapshot, needs_facts=True)
+        return self._version_of(snapshot)
 
     # ---- execution -----------------------------------------------------------------------------
     def _run(self, plan: Plan, extra: dict[str, Any] | None = None) -> Any:

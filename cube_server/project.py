@@ -10,6 +10,10 @@ Example::
     seed = 42
     [store]
     directory = "store"     # where cuboids are built (default: store/ beside this file)
+    budget = 0.1            # automatic cuboids: total rows up to this fraction of the fact rows (0 = none)
+    max_dimensions = 3      # ... of grains with at most this many dimensions (asked-for grains always count)
+    max_cuboids = 32        # ... at most this many beside the declared ones
+    sample_rows = 1_000_000 # size estimates read a deterministic sample of about this many fact rows
     [tables]
     charges = "facts/*.parquet"
     sales = { path = "sales.csv", format = "csv", types = { amount = "DECIMAL(10,4)" }, key = "sale_id" }
@@ -34,6 +38,9 @@ from cube_models.load import read_model
 from cube_server.backend import DuckDBBackend, TableSource
 from cube_server.engine import CubeEngine
 from cube_server.errors import ProjectError
+from cube_server.planning import PlanOptions
+from cube_server.query_log import NAME as QUERY_LOG
+from cube_server.query_log import QueryLog
 from cube_server.settings import Settings
 from cube_server.telecom import generate_telecom
 
@@ -67,6 +74,7 @@ class Project:
     data: DataSpec | None
     data_root: Path
     store_dir: Path
+    plan_options: PlanOptions = PlanOptions()
 
     def table_files(self) -> dict[str, list[Path]]:
         files = {}
@@ -126,7 +134,20 @@ def load_project(root: Path, data_root: Path | None = None) -> Project:
     spec = _data_spec(resolved_root, data)
     store = config.get("store") if isinstance(config.get("store"), dict) else {}
     store_dir = (root / str(store.get("directory", "store"))).resolve()
-    return Project(root.resolve(), (root / model).resolve(), specs, spec, resolved_root, store_dir)
+    options = _plan_options(store, config_path)
+    return Project(root.resolve(), (root / model).resolve(), specs, spec, resolved_root, store_dir, options)
+
+
+def _plan_options(store: dict[str, Any], config_path: Path) -> PlanOptions:
+    """``[store] budget = 0.1``, ``max_dimensions``, ``max_cuboids``, ``sample_rows``: the automatic selection."""
+    defaults = PlanOptions()
+    values: dict[str, Any] = {}
+    for name, kind in (("budget", float), ("max_dimensions", int), ("max_cuboids", int), ("sample_rows", int)):
+        raw = store.get(name, getattr(defaults, name))
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0 or (kind is int and raw != int(raw)):
+            raise ProjectError(f"{config_path}: [store] {name} must be a non-negative {kind.__name__}")
+        values[name] = kind(raw)
+    return PlanOptions(**values)
 
 
 def _table_spec(name: str, value: Any, config_path: Path) -> TableSpec:
@@ -182,7 +203,7 @@ def open_engine(project: Project, settings: Settings, *, use_store: bool = True)
         raise ProjectError(f"no data files for table(s): {', '.join(missing)}")
     sources = project.table_sources()
     backend = DuckDBBackend(sources, settings)
-    store = CuboidStore(project.store_dir) if use_store else None
+    store = CuboidStore(project.store_dir, settings.version_grace_s) if use_store else None
     # The fingerprint of the files there are now (globs are read again): it tells whether the store was
     # built from them, and when a refresh added or replaced files, the engine reopens its tables.
     return CubeEngine(
@@ -194,4 +215,7 @@ def open_engine(project: Project, settings: Settings, *, use_store: bool = True)
         model_hash=model_hash(project.model_path),
         facts_version=project.version,
         reopen_facts=lambda: backend.reopen_changed(project.table_sources()),
+        query_log=QueryLog(project.store_dir / QUERY_LOG, settings.query_log_max_bytes)
+        if use_store and settings.query_log
+        else None,
     )

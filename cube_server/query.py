@@ -67,6 +67,8 @@ class Query:
     order: tuple[OrderItem, ...] = ()
     limit: int | None = None
     offset: int = 0
+    version: str | None = None
+    version: str | None = None  # the store version to read (pinned by a drill sequence); None = current
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,7 @@ class PivotQuery:
     cuts: tuple[Cut, ...] = ()
     measures: tuple[str, ...] = ()
     totals: bool = True
+    version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,7 @@ class MembersQuery:
     search: str | None = None
     limit: int | None = None
     offset: int = 0
+    version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +103,4 @@ class FactsQuery:
     order: tuple[OrderItem, ...] = ()
     limit: int | None = None
     offset: int = 0
+    version: str | None = None

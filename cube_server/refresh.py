@@ -36,6 +36,7 @@ from cube_server.build import (
     aggregate_facts,
     cuboid_glob,
     describe_written,
+    key_refs,
     merge_partials,
     partition_column,
     quote_path,
@@ -374,7 +375,7 @@ def _refresh_one(
     spec = built.spec
     measures = stored_measures(cube)
     attributes = stored_attributes(cube, spec)
-    keys = [column_name(ref) for ref in _key_refs(cube, spec)]
+    keys = [column_name(ref) for ref in key_refs(cube, spec)]
     key_column = partition_column(cube, built.partition_level)
     types = engine.measure_types(cube.name)
     name = _sql_name(f"{version}_{cube.name}_{built.name}")
@@ -382,8 +383,8 @@ def _refresh_one(
     old = f"read_parquet('{quote_path(Path(old_files))}', hive_partitioning = false, filename = true)"
     # The cells the change touches, and the partitions they live in.
     changed_star = _star_over(engine, cube, change.changed)
-    changed_keys = sa.select(*(changed_star.attribute(ref).label(column_name(ref)) for ref in _key_refs(cube, spec)))
-    changed_keys = changed_keys.select_from(changed_star.from_clause_for(set(_key_refs(cube, spec)))).distinct()
+    changed_keys = sa.select(*(changed_star.attribute(ref).label(column_name(ref)) for ref in key_refs(cube, spec)))
+    changed_keys = changed_keys.select_from(changed_star.from_clause_for(set(key_refs(cube, spec)))).distinct()
     backend.run_statement(f'CREATE OR REPLACE TABLE "touched_{name}" AS {compile_literal(changed_keys)}')
     touched_partitions = _touched_partitions(backend, name, key_column)
     on = " AND ".join(f'o."{key}" IS NOT DISTINCT FROM t."{key}"' for key in keys) or "true"
@@ -422,16 +423,6 @@ def _refresh_one(
     rows, partitions, size = describe_written(backend, target, key_column)
     refreshed = replace(built, rows=rows, bytes=size, partitions=partitions, built_at=now_text(), built_from="refresh")
     return refreshed, what
-
-
-def _key_refs(cube: Cube, spec: Any) -> list[str]:
-    """The key attribute of every level the cuboid stores: they identify its cells."""
-    return [
-        level.key_attribute.ref
-        for dimension in cube.dimensions
-        for level in dimension.levels
-        if level.ref in spec.levels
-    ]
 
 
 def _touched_partitions(backend: Any, name: str, key_column: str | None) -> list[str]:

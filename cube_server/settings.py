@@ -23,6 +23,14 @@ class Settings:
     )
     duckdb_threads: int = _setting(0, "DuckDB worker threads (0 = DuckDB's default, one per core).")
     duckdb_memory_limit: str = _setting("", "DuckDB memory limit such as '4GB' (empty = DuckDB's default).")
+    query_log: bool = _setting(
+        True, "Record the levels each aggregate query needs (STORE/query-log.jsonl); cube-server plan weights by it."
+    )
+    query_log_max_bytes: int = _setting(64_000_000, "Stop recording queries once the query log is this large.")
+    version_grace_s: int = _setting(
+        600, "A store version switched away from stays readable this many seconds (for requests pinning it)."
+    )
+    admin: bool = _setting(False, "Enable POST /v1/admin/refresh (append or replace facts, rebuild over HTTP).")
 
     def __post_init__(self) -> None:
         for name in ("query_timeout_ms", "max_cells", "default_page_size", "max_page_size"):

@@ -18,8 +18,10 @@ from cube_models import ModelCatalog
 from cube_models.errors import CubeError
 from cube_server.backend import DuckDBBackend
 from cube_server.cuboids import CuboidSource
+from cube_server.errors import VersionUnavailableError
 
 log = logging.getLogger("cube_server.store")
+MAX_PINNED = 4  # earlier versions held open at once for pinned requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,7 @@ class Snapshot:
     status: str  # "serving", "absent", or why the store is not used
     manifest: Manifest | None = None
     sources: dict[tuple[str, str], CuboidSource] = field(default_factory=dict)
+    pinned: bool = False  # an earlier version a request asked for, not the current one
 
     def sources_of(self, cube: str) -> list[CuboidSource]:
         return [source for (owner, _), source in self.sources.items() if owner == cube]
@@ -53,6 +56,8 @@ class StoreView:
         self._stamp: object = object()
         self._snapshot = Snapshot("absent")
         self._views: dict[str, list[str]] = {}  # version -> its views, oldest first
+        self._pinned: dict[str, Snapshot] = {}  # earlier versions requests pinned, oldest first
+        self._pinned_views: dict[str, list[str]] = {}
 
     def snapshot(self) -> Snapshot:
         """The version to read now: reloaded when a build switched versions or the facts changed under us."""
@@ -85,6 +90,19 @@ class StoreView:
             return Snapshot("stale: built for another version of the model; run cube-server build", manifest)
         if manifest.facts_version != self.facts_version:
             return Snapshot("stale: the facts changed since the build; run cube-server build", manifest)
+        opened = self._open(manifest)
+        if isinstance(opened, Snapshot):
+            return opened
+        sources, views = opened
+        self._forget_old_views(manifest.version, views)
+        log.info("serving cuboid store version %s (%d cuboids)", manifest.version, len(sources))
+        return Snapshot("serving", manifest, sources)
+
+    def _open(
+        self, manifest: Manifest, prefix: str = "cuboid"
+    ) -> Snapshot | tuple[dict[tuple[str, str], CuboidSource], list[str]]:
+        """Views over a version's cuboids, or the snapshot saying why they cannot be read."""
+        assert self.store is not None
         version_dir = self.store.version_dir(manifest.version)
         damaged = [cuboid.name for cuboid in manifest.cuboids if not _files_intact(version_dir, cuboid)]
         if damaged:
@@ -97,7 +115,7 @@ class StoreView:
             for cuboid in manifest.cuboids:
                 cube = self.catalog.cube(cuboid.cube)
                 files = cuboid_files(version_dir, cuboid.path, cuboid.partition_level is not None)
-                view = f"cuboid_{manifest.version}_{cuboid.cube}_{cuboid.name}"
+                view = f"{prefix}_{manifest.version}_{cuboid.cube}_{cuboid.name}"
                 read = (
                     self.backend.memory_table if (cuboid.cube, cuboid.name) in in_memory else self.backend.parquet_view
                 )
@@ -106,9 +124,36 @@ class StoreView:
         except CubeError as error:
             log.error("the cuboid store cannot be read; answering from the facts: %s", error.message)
             return Snapshot(f"unreadable: {error.message}")
-        self._forget_old_views(manifest.version, views)
-        log.info("serving cuboid store version %s (%d cuboids)", manifest.version, len(sources))
-        return Snapshot("serving", manifest, sources)
+        return sources, views
+
+    def pinned(self, version: str) -> Snapshot:
+        """An earlier version a request pinned, while the store keeps it (its grace period after a switch)."""
+        if self.store is None or not self.store.is_kept(version):
+            raise VersionUnavailableError(
+                f"store version {version!r} is not kept (unknown, or switched away from more than "
+                f"{self.store.grace_s if self.store else 0:g} s ago); ask again without version=",
+                version=version,
+            )
+        with self._lock:
+            if version in self._pinned:
+                return self._pinned[version]
+            try:
+                manifest = self.store.load(version)
+            except CuboidStoreError as error:
+                raise VersionUnavailableError(f"store version {version!r} cannot be read", version=version) from error
+            # Views of their own: the current version's views are dropped two switches later.
+            opened = self._open(manifest, "pinned") if manifest.model_hash == self.model_hash else None
+            if not isinstance(opened, tuple):
+                raise VersionUnavailableError(f"store version {version!r} cannot be served", version=version)
+            snapshot = Snapshot("serving", manifest, opened[0], pinned=True)
+            self._pinned[version] = snapshot
+            self._pinned_views[version] = opened[1]
+            while len(self._pinned) > MAX_PINNED:
+                oldest = next(iter(self._pinned))
+                self._pinned.pop(oldest)
+                for view in self._pinned_views.pop(oldest):
+                    self.backend.drop_relation(view)
+            return snapshot
 
     def _forget_old_views(self, version: str, views: list[str]) -> None:
         """Keep the views of this version and the one before (queries may still read it); drop older ones."""

@@ -49,7 +49,9 @@ def dispatch(
     operation = body.operation
     dimension = dimension or body.dimension
     if operation in ("aggregate", "slice", "drilldown", "rollup"):
-        query = cell_query(cube, body.cut, body.drilldown, body.measures, body.order, body.limit, body.offset)
+        query = cell_query(
+            cube, body.cut, body.drilldown, body.measures, body.order, body.limit, body.offset, body.version
+        )
         extra = None
         if operation == "drilldown":
             query = engine.drilldown_query(query, _required(dimension), body.depth)

@@ -68,6 +68,8 @@ def start_build(project: Project) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "api.cli", "build", str(project.root)],
         cwd=ROOT,
+        # No grace period: versions switched away from go at the next build, as the checks below expect.
+        env={**os.environ, "CUBE_VERSION_GRACE_S": "0"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
