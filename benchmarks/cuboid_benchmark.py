@@ -34,6 +34,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -135,13 +136,17 @@ class Outcome:
 class SuiteReport:
     name: str
     facts: int
-    build_s: float
-    build_internal_s: float | None
-    grouping_sets_s: float
-    grouping_sets_groups: int
+    facts_bytes: int  # the fact files on disk
+    build: BuildRun  # ``cube-server build`` as configured (declared and selected cuboids)
+    declared: BuildRun | None = None  # ``cube-server build --budget 0`` (declared cuboids only), when asked
     health_ms: float = float("nan")  # the HTTP floor: median round trip of GET /health
     cuboids: list[dict[str, Any]] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    server_memory: dict[str, int] = field(default_factory=dict)  # VmHWM / VmRSS in kB after the question mix
+    server_cmdline: str = ""
+    refresh: Any = None  # refresh_benchmark.RefreshReport
+    after_refresh: list[Outcome] = field(default_factory=list)  # the mix again, on the refreshed store
+    after_refresh_memory: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -506,31 +511,57 @@ def check_pivot(got: dict[str, Any], want: dict[str, Any]) -> str | None:
 
 
 # ---- build and the GROUPING SETS floor --------------------------------------------------------
-def declared_cuboids(model_path: Path, cube: str) -> list[dict[str, Any]]:
+Grain = list[tuple[str, str, str]]  # (dimension, hierarchy, level): the deepest level a cuboid keeps, per dimension
+
+
+def declared_grains(model_path: Path, cube: str) -> list[Grain]:
+    """The grains of the cuboids the model declares (``dimension[@hierarchy]:level`` texts)."""
     model = json.loads(model_path.read_text(encoding="utf-8"))
     found = next(c for c in model["cubes"] if c["name"] == cube)
     if not found.get("cuboids"):
         raise SetupError(f"{model_path}: cube {cube!r} declares no cuboids")
-    return list(found["cuboids"])
+    grains = []
+    for cuboid in found["cuboids"]:
+        grain = []
+        for text in cuboid["levels"]:
+            spec, level = text.split(":", 1)
+            dimension, _, hierarchy = spec.partition("@")
+            grain.append((dimension, hierarchy or "default", level))
+        grains.append(grain)
+    return grains
+
+
+def store_manifest(store: Path) -> dict[str, Any]:
+    """The manifest of the store's current version (``STORE/CURRENT`` names it), with its directory."""
+    version = json.loads((store / "CURRENT").read_text(encoding="utf-8"))["version"]
+    manifest = json.loads((store / "versions" / version / "manifest.json").read_text(encoding="utf-8"))
+    manifest["directory"] = str(store / "versions" / version)
+    return dict(manifest)
+
+
+def built_grains(manifest: dict[str, Any], cube: str) -> list[Grain]:
+    """The grains of the cuboids the build actually wrote (declared and selected)."""
+    return [[tuple(level) for level in c["grain"]] for c in manifest["cuboids"] if c["cube"] == cube]  # type: ignore[misc]
 
 
 def grouping_sets_sql(
-    cuboids: list[dict[str, Any]],
+    grains: list[Grain],
     levels: dict[str, dict[str, list[tuple[str, list[Any]]]]],
     star: str,
     inputs: list[str],
     measures: list[str],
 ) -> tuple[str, int]:
-    """One SELECT … GROUP BY GROUPING SETS with one set per declared cuboid (its levels' keys and labels)."""
+    """One SELECT … GROUP BY GROUPING SETS with one set per cuboid grain (its levels' keys and labels)."""
     columns: dict[str, str] = {}  # column name -> expression
     sets = []
-    for cuboid in cuboids:
+    for grain in grains:
         names: list[str] = []
-        for text in cuboid["levels"]:
-            spec, level = text.split(":", 1)
-            dimension, _, hierarchy = spec.partition("@")
-            path = levels[dimension][hierarchy or "default"]
-            depth = [name for name, _ in path].index(level) + 1
+        for dimension, hierarchy, level in grain:
+            try:
+                path = levels[dimension][hierarchy]
+                depth = [name for name, _ in path].index(level) + 1
+            except (KeyError, ValueError) as error:
+                raise SetupError(f"the benchmark has no SQL for level {dimension}@{hierarchy}:{level}") from error
             for _, items in path[:depth]:
                 for item in items:
                     expr, name = item if isinstance(item, tuple) else (item, item)
@@ -552,15 +583,80 @@ def time_grouping_sets(connection: duckdb.DuckDBPyConnection, sql: str) -> tuple
     return time.perf_counter() - started, table.num_rows
 
 
-def run_build(project: Path) -> tuple[float, float | None, str]:
-    started = time.perf_counter()
-    done = subprocess.run([*cube_server_command(), "build", str(project)], capture_output=True, text=True, cwd=ROOT)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        log(done.stdout + done.stderr)
-        raise SetupError(f"cube-server build {project} failed with exit code {done.returncode}")
-    match = re.search(r"cuboid\(s\) in ([0-9.]+) s", done.stdout)
-    return elapsed, float(match.group(1)) if match else None, done.stdout
+@dataclass
+class BuildRun:
+    budget: float | None  # None: as configured ([store] budget, 0.1 of the fact rows by default)
+    wall_s: float
+    internal_s: float | None  # "N cuboid(s) in X s" as the build prints it
+    maxrss_kb: int  # peak RSS of the build process (wait4)
+    cuboids: int
+    rows: int
+    store_bytes: int  # the version directory: apparent size of its files
+    store_disk_bytes: int  # and the blocks they take
+    grouping_sets_s: float = float("nan")  # one GROUPING SETS pass over the raw facts, same grains
+    grouping_sets_groups: int = 0
+    sets: int = 0
+
+
+def run_build(project: Path, budget: float | None = None) -> tuple[float, float | None, str, int]:
+    """``cube-server build PROJECT [--budget B]``: wall s, the build's own s, its stdout, its peak RSS (kB)."""
+    command = [*cube_server_command(), "build", str(project)]
+    if budget is not None:
+        command += ["--budget", f"{budget:g}"]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT)
+        _, status, usage = os.wait4(process.pid, 0)  # the child's own rusage: its peak RSS
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if process.returncode != 0:
+        log(stdout + stderr)
+        raise SetupError(f"{' '.join(command)} failed with exit code {process.returncode}")
+    match = re.search(r"cuboid\(s\) in ([0-9.]+) s", stdout)
+    return elapsed, float(match.group(1)) if match else None, stdout, int(usage.ru_maxrss)
+
+
+def tree_bytes(path: Path) -> tuple[int, int]:
+    """(apparent bytes, allocated bytes) of the files under ``path``, each inode once."""
+    seen: set[int] = set()
+    apparent = allocated = 0
+    for file in path.rglob("*"):
+        stat = file.lstat()
+        if file.is_file() and stat.st_ino not in seen:
+            seen.add(stat.st_ino)
+            apparent += stat.st_size
+            allocated += stat.st_blocks * 512
+    return apparent, allocated
+
+
+def measured_build(
+    name: str,
+    project: Path,
+    store: Path,
+    cube: str,
+    budget: float | None,
+    connection: duckdb.DuckDBPyConnection,
+    sql_of: Callable[[list[Grain]], tuple[str, int]],
+) -> BuildRun:
+    """The real build, timed; then ONE GROUPING SETS pass over the raw facts for the grains it actually built."""
+    label = "cube-server build" + (f" --budget {budget:g}" if budget is not None else "")
+    log(f"[{name}] {label} ...")
+    wall, internal, output, maxrss = run_build(project, budget)
+    log(output.rstrip())
+    manifest = store_manifest(store)
+    cuboids = [c for c in manifest["cuboids"] if c["cube"] == cube]
+    apparent, allocated = tree_bytes(Path(manifest["directory"]))
+    run = BuildRun(budget, wall, internal, maxrss, len(cuboids), sum(c["rows"] for c in cuboids), apparent,
+                   allocated)  # fmt: skip
+    sql, run.sets = sql_of(built_grains(manifest, cube))
+    log(f"[{name}] {label}: {wall:.1f} s wall, peak RSS {maxrss / 1024:,.0f} MB; one GROUPING SETS pass over the "
+        f"facts ({run.sets} sets) ...")  # fmt: skip
+    run.grouping_sets_s, run.grouping_sets_groups = time_grouping_sets(connection, sql)
+    log(f"[{name}] pass: {run.grouping_sets_s:.1f} s, {run.grouping_sets_groups:,} groups (build wrote {run.rows:,})")
+    return run
 
 
 # ---- serving ------------------------------------------------------------------------------------
@@ -571,6 +667,7 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "server.log"
+        self.cmdline = ""
         env = {**os.environ, "CUBE_QUERY_TIMEOUT_MS": os.environ.get("CUBE_QUERY_TIMEOUT_MS", "600000")}
         command = [*cube_server_command(), "serve", str(project), "--host", "127.0.0.1", "--port", str(self.port),
                    "--log-level", "warning"]  # fmt: skip
@@ -594,6 +691,32 @@ class Server:
                 time.sleep(0.2)
         raise SetupError(f"cube-server serve not ready after {timeout_s} s:\n{self.log_text()}")
 
+    def python_pid(self) -> int:
+        """The Python process that serves: the child itself when its launcher exec'd Python, else a descendant."""
+        queue = [self.process.pid]
+        while queue:
+            pid = queue.pop(0)
+            try:
+                if "python" in Path(os.readlink(f"/proc/{pid}/exe")).name:
+                    return pid
+            except OSError:
+                pass
+            queue += children_of(pid)
+        return self.process.pid
+
+    def memory_kb(self) -> dict[str, int]:
+        """VmHWM (peak RSS) and VmRSS of the serving Python process, from /proc/<pid>/status, in kB."""
+        pid = self.python_pid()
+        found = {"pid": pid}
+        with open(f"/proc/{pid}/status", encoding="utf-8") as status:
+            for line in status:
+                name, _, value = line.partition(":")
+                if name in ("VmHWM", "VmRSS"):
+                    found[name] = int(value.split()[0])
+        with open(f"/proc/{pid}/cmdline", encoding="utf-8") as cmdline:
+            self.cmdline = " ".join(cmdline.read().split("\0")).strip()
+        return found
+
     def log_text(self) -> str:
         self.log_file.flush()
         return self.log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
@@ -607,6 +730,19 @@ class Server:
                 self.process.kill()
                 self.process.wait()
         self.log_file.close()
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
 
 
 def ask(client: httpx.Client, cube: str, question: Question) -> tuple[float, float, dict[str, Any], str]:
@@ -692,83 +828,143 @@ def write_project(source: Path, workdir: Path, data_root: Path) -> Path:
     return project
 
 
-def run_suite(
-    name: str,
-    cube: str,
-    source: Path,
-    data_root: Path,
-    setup: Callable[[duckdb.DuckDBPyConnection], dict[str, str]],
-    questions: Callable[[dict[str, str]], list[Question]],
-    levels: dict[str, Any],
-    star: str,
-    inputs: list[str],
-    measures: list[str],
-    facts_sql: str,
-    repeat: int,
-    keep: bool,
-) -> SuiteReport:
-    workdir = Path(tempfile.mkdtemp(prefix=f"cube-bench-{name}-"))
+@dataclass
+class Suite:
+    name: str
+    cube: str
+    source: Path  # the example project (model.json, cube-server.toml)
+    data_root: Path
+    setup: Callable[[duckdb.DuckDBPyConnection, Path], dict[str, str]]  # views over the data root's files
+    questions: Callable[[dict[str, str]], list[Question]]
+    levels: dict[str, Any]
+    star: str
+    inputs: list[str]
+    measures: list[str]
+    facts_sql: str
+    fact_files: Callable[[Path], list[Path]]
+
+
+def run_suite(suite: Suite, args: argparse.Namespace) -> SuiteReport:
+    workdir = Path(tempfile.mkdtemp(prefix=f"cube-bench-{suite.name}-"))
     try:
-        report = _measure(name, cube, source, data_root, workdir, setup, questions, levels, star, inputs, measures,
-                          facts_sql, repeat)  # fmt: skip
+        report = _measure(suite, workdir, args)
     finally:
-        if keep:
-            log(f"[{name}] kept {workdir}")
+        if args.keep:
+            log(f"[{suite.name}] kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    stored = sum(c["rows"] for c in report.cuboids)
-    if stored != report.grouping_sets_groups:
-        report.notes.append(
-            f"the GROUPING SETS pass produced {report.grouping_sets_groups:,} groups, the build wrote {stored:,} rows"
+    for run in filter(None, (report.declared, report.build)):
+        if run.rows != run.grouping_sets_groups:
+            report.notes.append(
+                f"budget {run.budget}: the GROUPING SETS pass produced {run.grouping_sets_groups:,} groups, "
+                f"the build wrote {run.rows:,} rows"
+            )
+    return report
+
+
+def warm_page_cache(files: list[Path]) -> float:
+    """Read every fact file once, so the first build does not pay for a cold disk and the later steps do not."""
+    started = time.perf_counter()
+    for path in files:
+        with open(path, "rb") as handle:
+            while handle.read(1 << 24):
+                pass
+    return time.perf_counter() - started
+
+
+def _measure(suite: Suite, workdir: Path, args: argparse.Namespace) -> SuiteReport:
+    name, cube = suite.name, suite.cube
+    data_root = suite.data_root
+    if args.refresh:
+        # A refresh adds and rewrites fact files: run everything on a hard-linked copy (no space; rewrites
+        # make new files and unlink the copy's links, never writing into a file the original shares).
+        data_root = workdir / "data"
+        subprocess.run(["cp", "-al", str(suite.data_root), str(data_root)], check=True)
+        log(f"[{name}] hard-linked copy of {suite.data_root} at {data_root}")
+    project = write_project(suite.source, workdir, data_root)
+    store = workdir / "store"
+    log(f"[{name}] project {project}, data {data_root}")
+    connection = duckdb.connect()
+    tables = suite.setup(connection, data_root)
+    facts = int(connection.execute(suite.facts_sql.format(**tables)).fetchall()[0][0])
+    fact_files = suite.fact_files(data_root)
+    facts_bytes = sum(path.stat().st_size for path in fact_files)
+    log(f"[{name}] {facts:,} facts in {len(fact_files)} files, {facts_bytes / 1e9:.2f} GB; page cache warmed in "
+        f"{warm_page_cache(fact_files):.1f} s")  # fmt: skip
+
+    def sql_of(grains: list[Grain]) -> tuple[str, int]:
+        return grouping_sets_sql(grains, suite.levels, suite.star.format(**tables), suite.inputs, suite.measures)
+
+    declared = None
+    if args.declared_build:
+        declared = measured_build(name, project, store, cube, 0.0, connection, sql_of)
+        wanted = sorted(map(sorted, declared_grains(suite.source / "model.json", cube)))
+        got = sorted(map(sorted, built_grains(store_manifest(store), cube)))
+        if wanted != got:
+            raise SetupError(f"--budget 0 built other cuboids than the model declares: {got} vs {wanted}")
+    build = measured_build(name, project, store, cube, None, connection, sql_of)
+    report = SuiteReport(name, facts, facts_bytes, build, declared)
+
+    report.cuboids, report.health_ms, report.outcomes, report.server_memory, report.server_cmdline = serve_and_ask(
+        suite, project, workdir, connection, tables, args.repeat
+    )
+    if args.refresh:
+        refresh = load_module(Path(__file__).resolve().parent / "refresh_benchmark.py", "refresh_benchmark")
+        if args.day_source is None:
+            raise SetupError("--refresh needs --day-source DIR (a dataset generated with another seed)")
+        ensure_generated(args.day_source, facts, 7)
+        report.refresh = refresh.refresh_suite(project, store, data_root, args.day_source, workdir,
+                                               args.append_day, args.replace_day)  # fmt: skip
+        # The mix again, once, on the refreshed store and facts: the answers must still agree with the SQL.
+        log(f"[{name}] the question mix again after the refreshes (1 timed run each) ...")
+        after = duckdb.connect()
+        after_tables = suite.setup(after, data_root)
+        _, _, report.after_refresh, report.after_refresh_memory, _ = serve_and_ask(
+            suite, project, workdir, after, after_tables, 1
         )
     return report
 
 
-def _measure(
-    name: str,
-    cube: str,
-    source: Path,
-    data_root: Path,
+def serve_and_ask(
+    suite: Suite,
+    project: Path,
     workdir: Path,
-    setup: Callable[[duckdb.DuckDBPyConnection], dict[str, str]],
-    questions: Callable[[dict[str, str]], list[Question]],
-    levels: dict[str, Any],
-    star: str,
-    inputs: list[str],
-    measures: list[str],
-    facts_sql: str,
+    connection: duckdb.DuckDBPyConnection,
+    tables: dict[str, str],
     repeat: int,
-) -> SuiteReport:
-    project = write_project(source, workdir, data_root)
-    log(f"[{name}] project {project}, data {data_root}")
-    connection = duckdb.connect()
-    tables = setup(connection)
-    facts = int(connection.execute(facts_sql.format(**tables)).fetchall()[0][0])
-
-    log(f"[{name}] cube-server build ...")
-    build_s, build_internal_s, build_output = run_build(project)
-    log(build_output.rstrip())
-
-    sql, sets = grouping_sets_sql(declared_cuboids(source / "model.json", cube), levels, star.format(**tables),
-                                  inputs, measures)  # fmt: skip
-    log(f"[{name}] one GROUPING SETS pass over the facts ({sets} sets) ...")
-    gs_s, gs_groups = time_grouping_sets(connection, sql)
-    report = SuiteReport(name, facts, build_s, build_internal_s, gs_s, gs_groups)
-
+) -> tuple[list[dict[str, Any]], float, list[Outcome], dict[str, int], str]:
+    """``cube-server serve``, the question mix, then the server's peak RSS: (cuboids, /health ms, outcomes, …)."""
     server = Server(project, workdir)
     try:
         ready_s = server.wait_ready()
-        log(f"[{name}] cube-server serve ready on {server.base} after {ready_s:.1f} s")
+        log(f"[{suite.name}] cube-server serve ready on {server.base} after {ready_s:.1f} s")
         with httpx.Client(base_url=server.base, timeout=900) as client:
-            listing = client.get(f"/v1/cubes/{cube}/cuboids").json()
+            listing = client.get(f"/v1/cubes/{suite.cube}/cuboids").json()
             if listing["status"] != "serving":
                 raise SetupError(f"the store is not serving: {listing['status']}")
-            report.cuboids = listing["cuboids"]
-            report.health_ms = http_floor(client)
-            report.outcomes = run_questions(client, cube, connection, questions(tables), repeat)
+            health = http_floor(client)
+            outcomes = run_questions(client, suite.cube, connection, suite.questions(tables), repeat)
+        memory = server.memory_kb()
+        log(f"[{suite.name}] server pid {memory['pid']} ({server.cmdline}): VmHWM {memory.get('VmHWM', 0) / 1024:,.0f} "
+            f"MB, VmRSS {memory.get('VmRSS', 0) / 1024:,.0f} MB")  # fmt: skip
     finally:
         server.close()
-    return report
+    return listing["cuboids"], health, outcomes, memory, server.cmdline
+
+
+def ensure_generated(data: Path, rows: int, seed: int) -> None:
+    """A telecom dataset in ``data``: reused when ``data/manifest.json`` exists, else generated."""
+    manifest = data / "manifest.json"
+    if manifest.exists():
+        found = json.loads(manifest.read_text(encoding="utf-8"))
+        if found.get("rows") != rows or found.get("seed") != seed:
+            log(f"note: {data} holds {found.get('rows'):,} rows of seed {found.get('seed')} (wanted {rows:,}, {seed})")
+        return
+    log(f"generating {rows:,} rows (seed {seed}) into {data} ...")
+    started = time.perf_counter()
+    subprocess.run([*cube_server_command(), "generate", "--rows", str(rows), "--seed", str(seed), "--out",
+                    str(data)], check=True, cwd=ROOT)  # fmt: skip
+    log(f"generated in {time.perf_counter() - started:.1f} s")
 
 
 def ssb_suite(args: argparse.Namespace) -> SuiteReport:
@@ -777,16 +973,18 @@ def ssb_suite(args: argparse.Namespace) -> SuiteReport:
 
     queries = load_module(SSB_PROJECT / "queries.py", "ssb_queries")
     configured = load_project(SSB_PROJECT, args.ssb_data)
-    data_root = configured.data_root
     files = {name: [str(p) for p in paths] for name, paths in configured.table_files().items()}
 
-    def setup(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    def setup(connection: duckdb.DuckDBPyConnection, data_root: Path) -> dict[str, str]:
         return dict(queries.parquet_tables(files))
 
     return run_suite(
-        "ssb", "lineorder", SSB_PROJECT, data_root, setup, lambda tables: ssb_questions(queries, tables),
-        SSB_LEVELS, SSB_STAR, SSB_INPUTS, SSB_MEASURES, "SELECT count(*) FROM {lineorder}",
-        args.repeat, args.keep,
+        Suite(
+            "ssb", "lineorder", SSB_PROJECT, configured.data_root, setup,
+            lambda tables: ssb_questions(queries, tables), SSB_LEVELS, SSB_STAR, SSB_INPUTS, SSB_MEASURES,
+            "SELECT count(*) FROM {lineorder}", lambda data_root: [Path(p) for p in files["lineorder"]],
+        ),
+        args,
     )  # fmt: skip
 
 
@@ -798,60 +996,121 @@ def telecom_suite(args: argparse.Namespace) -> SuiteReport:
         if rows != args.rows:
             log(f"[telecom] note: {data} holds {rows:,} rows (--rows {args.rows:,} ignored)")
     else:
-        log(f"[telecom] generating {args.rows:,} rows into {data} ...")
-        started = time.perf_counter()
-        subprocess.run([*cube_server_command(), "generate", "--rows", str(args.rows), "--seed", "42", "--out",
-                        str(data)], check=True, cwd=ROOT)  # fmt: skip
-        log(f"[telecom] generated in {time.perf_counter() - started:.1f} s")
+        ensure_generated(data, args.rows, 42)
 
-    def setup(connection: duckdb.DuckDBPyConnection) -> dict[str, str]:
-        telecom_setup(connection, data)
+    def setup(connection: duckdb.DuckDBPyConnection, data_root: Path) -> dict[str, str]:
+        telecom_setup(connection, data_root)
         return {}
 
     return run_suite(
-        "telecom", "fixed_line_revenue", TELECOM_PROJECT, data, setup, lambda tables: telecom_questions(),
-        telecom_levels(), TELECOM_STAR, TELECOM_INPUTS, TELECOM_MEASURES, "SELECT count(*) FROM charges",
-        args.repeat, args.keep,
+        Suite(
+            "telecom", "fixed_line_revenue", TELECOM_PROJECT, data, setup, lambda tables: telecom_questions(),
+            telecom_levels(), TELECOM_STAR, TELECOM_INPUTS, TELECOM_MEASURES, "SELECT count(*) FROM charges",
+            lambda data_root: sorted((data_root / "facts").glob("*.parquet")),
+        ),
+        args,
     )  # fmt: skip
 
 
 # ---- report -------------------------------------------------------------------------------------
-def print_report(report: SuiteReport, repeat: int) -> None:
-    print(f"\n### Suite `{report.name}`: {report.facts:,} facts\n")
-    stored_rows = sum(c["rows"] for c in report.cuboids)
-    stored_bytes = sum(c["bytes"] for c in report.cuboids)
-    print(f"Store: {len(report.cuboids)} cuboids, {stored_rows:,} rows ({stored_rows / report.facts:.1%} of the "
-          f"facts), {stored_bytes / 1e6:.1f} MB.\n")  # fmt: skip
-    print("| cuboid | grain | rows | bytes | built from |\n|---|---|---:|---:|---|")
-    for c in report.cuboids:
-        print(f"| {c['name']} | {', '.join(c['grain'])} | {c['rows']:,} | {c['bytes']:,} | {c['built_from']} |")
-    internal = f" ({report.build_internal_s:.1f} s inside the build)" if report.build_internal_s is not None else ""
-    print(f"\nBuild: `cube-server build` {report.build_s:.1f} s wall{internal}; one DuckDB GROUPING SETS pass over "
-          f"the raw facts producing the same {report.grouping_sets_groups:,} groups: {report.grouping_sets_s:.1f} s "
-          f"(build / pass = {report.build_s / report.grouping_sets_s:.2f}).\n")  # fmt: skip
-    for note in report.notes:
-        print(f"Note: {note}\n")
-    print(f"HTTP floor: GET /health takes {report.health_ms:.1f} ms (median of 50) on this server.\n")
+def mb(kilobytes: float) -> str:
+    return f"{kilobytes / 1024:,.0f} MB"
+
+
+def print_build(run: BuildRun, facts: int) -> None:
+    what = "declared cuboids only" if run.budget == 0 else "declared and selected cuboids"
+    command = "cube-server build" + (f" --budget {run.budget:g}" if run.budget is not None else "")
+    internal = f" ({run.internal_s:.1f} s inside the build)" if run.internal_s is not None else ""
+    print(f"- `{command}` ({what}): {run.cuboids} cuboids, {run.rows:,} rows ({run.rows / facts:.2%} of the facts), "
+          f"version directory {run.store_bytes / 1e6:,.1f} MB ({run.store_disk_bytes / 1e6:,.1f} MB on disk); "
+          f"**{run.wall_s:.1f} s** wall{internal}, peak RSS {mb(run.maxrss_kb)}. One DuckDB GROUPING SETS pass "
+          f"over the raw facts with the same {run.sets} grains ({run.grouping_sets_groups:,} groups): "
+          f"**{run.grouping_sets_s:.1f} s**; build / pass = **{run.wall_s / run.grouping_sets_s:.2f}**.")  # fmt: skip
+
+
+def print_outcomes(outcomes: list[Outcome], repeat: int) -> list[float]:
     print(f"Median of {repeat} runs after one warm-up each. ours = HTTP round trip including JSON decoding; "
           "engine = the server's own time for the query (its Server-Timing header), the rest being HTTP, "
           "routing and JSON encoding; speed-up = DuckDB / ours.\n")  # fmt: skip
     print("| query | source | cells | ours ms (HTTP) | engine ms | DuckDB ms | speed-up | check |")
     print("|---|---|---:|---:|---:|---:|---:|---|")
-    for o in report.outcomes:
+    for o in outcomes:
         check = "ok" if o.problem is None else f"**MISMATCH**: {o.problem}"
         print(f"| {o.name} | {o.source} | {o.cells} | {o.ours_ms:,.1f} | {o.engine_ms:,.1f} | {o.duckdb_ms:,.1f} | "
               f"{o.speedup:,.1f}× | {check} |")  # fmt: skip
-    good = [o for o in report.outcomes if o.problem is None]
-    if good:
-        ratios = [o.speedup for o in good]
-        from_cuboids = [o.speedup for o in good if o.source.startswith("cuboid:")]
-        geomean = statistics.geometric_mean(ratios)
-        line = f"\nMedian speed-up {statistics.median(ratios):.1f}× (geometric mean {geomean:.1f}×)"
-        if from_cuboids and len(from_cuboids) != len(ratios):
-            line += f"; answered from cuboids ({len(from_cuboids)}): median {statistics.median(from_cuboids):.1f}×"
-        total_ours = sum(o.ours_ms for o in good)
-        total_duckdb = sum(o.duckdb_ms for o in good)
-        print(line + f"; totals {total_ours:,.0f} ms ours vs {total_duckdb:,.0f} ms DuckDB.")
+    good = [o for o in outcomes if o.problem is None]
+    if not good:
+        return []
+    ratios = [o.speedup for o in good]
+    from_cuboids = [o.speedup for o in good if o.source.startswith("cuboid:")]
+    geomean = statistics.geometric_mean(ratios)
+    line = f"\nMedian speed-up {statistics.median(ratios):.1f}× (geometric mean {geomean:.1f}×)"
+    if from_cuboids and len(from_cuboids) != len(ratios):
+        line += f"; answered from cuboids ({len(from_cuboids)}): median {statistics.median(from_cuboids):.1f}×"
+    total_ours = sum(o.ours_ms for o in good)
+    total_duckdb = sum(o.duckdb_ms for o in good)
+    print(line + f"; totals {total_ours:,.0f} ms ours vs {total_duckdb:,.0f} ms DuckDB.")
+    return ratios
+
+
+def print_report(report: SuiteReport, repeat: int) -> None:
+    print(f"\n### Suite `{report.name}`: {report.facts:,} facts ({report.facts_bytes / 1e9:.2f} GB of fact files)\n")
+    stored_rows = sum(c["rows"] for c in report.cuboids)
+    stored_bytes = sum(c["bytes"] for c in report.cuboids)
+    print(f"Store: {len(report.cuboids)} cuboids, {stored_rows:,} rows ({stored_rows / report.facts:.2%} of the "
+          f"facts), {stored_bytes / 1e6:.1f} MB.\n")  # fmt: skip
+    print("| cuboid | grain | rows | bytes | built from |\n|---|---|---:|---:|---|")
+    for c in report.cuboids:
+        print(f"| {c['name']} | {', '.join(c['grain'])} | {c['rows']:,} | {c['bytes']:,} | {c['built_from']} |")
+    print("\nBuild against one GROUPING SETS pass over the raw facts producing the groups of the same cuboids:\n")
+    for run in filter(None, (report.declared, report.build)):
+        print_build(run, report.facts)
+    print()
+    for note in report.notes:
+        print(f"Note: {note}\n")
+    print(f"HTTP floor: GET /health takes {report.health_ms:.1f} ms (median of 50) on this server.\n")
+    ratios = print_outcomes(report.outcomes, repeat)
+    memory = report.server_memory
+    if memory:
+        print(f"\nServer (pid {memory['pid']}, `{report.server_cmdline}`) after the mix: peak RSS (VmHWM) "
+              f"{mb(memory.get('VmHWM', 0))}, RSS now {mb(memory.get('VmRSS', 0))}; "
+              f"CUBE_CUBOID_MEMORY_ROWS={os.environ.get('CUBE_CUBOID_MEMORY_ROWS', '5000000 (default)')}.")  # fmt: skip
+    refresh = report.refresh
+    if refresh is not None:
+        module = sys.modules["refresh_benchmark"]
+        module.print_refresh(refresh, report.build.wall_s, report.build.internal_s)
+        print("\n#### The question mix again, after both refreshes (1 timed run each)\n")
+        print_outcomes(report.after_refresh, 1)
+        if report.after_refresh_memory:
+            print(f"\nServer peak RSS (VmHWM) after this mix: {mb(report.after_refresh_memory.get('VmHWM', 0))}.")
+    print_targets(report, ratios)
+
+
+def print_targets(report: SuiteReport, ratios: list[float]) -> None:
+    rows = []
+    if ratios:
+        median = statistics.median(ratios)
+        rows.append(("median speed-up over HTTP vs DuckDB on the raw Parquet ≥ 100×", f"{median:.1f}×", median >= 100))
+    build = report.build
+    rows.append(("full build ≤ 1.5× one GROUPING SETS pass (same cuboids)",
+                 f"{build.wall_s:.1f} s / {build.grouping_sets_s:.1f} s = {build.wall_s / build.grouping_sets_s:.2f}×",
+                 build.wall_s <= 1.5 * build.grouping_sets_s))  # fmt: skip
+    if report.declared:
+        run = report.declared
+        rows.append(("(declared only, --budget 0) build ≤ 1.5× its pass",
+                     f"{run.wall_s:.1f} s / {run.grouping_sets_s:.1f} s = {run.wall_s / run.grouping_sets_s:.2f}×",
+                     run.wall_s <= 1.5 * run.grouping_sets_s))  # fmt: skip
+    if report.refresh is not None:
+        for run in (report.refresh.append, report.refresh.replace):
+            rows.append((f"one-day {run.mode} ≤ 2% of the full build",
+                         f"{run.wall_s:.1f} s = {run.wall_s / build.wall_s:.1%} of {build.wall_s:.1f} s",
+                         run.wall_s <= 0.02 * build.wall_s))  # fmt: skip
+    if report.server_memory:
+        hwm = report.server_memory.get("VmHWM", 0)
+        rows.append(("server peak RSS during the mix ≤ 1.5 GB", f"{hwm / 1024:,.0f} MB", hwm * 1024 <= 1.5e9))
+    print("\n#### Targets\n\n| target | measured | |\n|---|---|---|")
+    for target, measured, met in rows:
+        print(f"| {target} | {measured} | {'met' if met else '**missed**'} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -862,9 +1121,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ssb-data", type=Path, default=None, help="SSB Parquet directory (default: as configured)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per question (default 5)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary projects and stores")
+    parser.add_argument(
+        "--declared-build",
+        action="store_true",
+        help="also build with --budget 0 (declared cuboids only) and time its GROUPING SETS pass",
+    )
+    parser.add_argument(
+        "--refresh",
+        action="store_true",
+        help="telecom: run on a hard-linked copy of --data, then append one day and replace another with "
+        "cube-server refresh (benchmarks/refresh_benchmark.py) and ask the mix again",
+    )
+    parser.add_argument(
+        "--day-source",
+        type=Path,
+        default=None,
+        help="dataset the appended day comes from (generated there with seed 7 when absent)",
+    )
+    parser.add_argument("--append-day", default="2025-06-15")
+    parser.add_argument("--replace-day", default="2025-06-16")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.refresh and args.suite != "telecom":
+        parser.error("--refresh needs --suite telecom (the SSB facts are one file, not a glob)")
 
     started = time.perf_counter()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -882,8 +1162,16 @@ def main(argv: list[str] | None = None) -> int:
     except (SetupError, subprocess.CalledProcessError) as error:
         print(f"benchmark failed: {error}", file=sys.stderr)
         return 2
-    print(f"\nTotal benchmark time {time.perf_counter() - started:.0f} s.")
-    failures = [(r.name, o) for r in reports for o in r.outcomes if o.problem is not None]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"\nTotal benchmark time {time.perf_counter() - started:.0f} s; peak RSS of this process (the SQL side and "
+          f"the GROUPING SETS passes) {mb(peak)}.")  # fmt: skip
+    failures = [
+        (r.name + suffix, o)
+        for r in reports
+        for suffix, outcomes in (("", r.outcomes), (" after refresh", r.after_refresh))
+        for o in outcomes
+        if o.problem is not None
+    ]
     if failures:
         print(f"\n{len(failures)} answer(s) differ from direct SQL:", file=sys.stderr)
         for suite, outcome in failures:
