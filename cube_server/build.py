@@ -105,15 +105,14 @@ def build_store(
                 built.append(_build_one(engine, cube, spec, staging, siblings, version, prepared))
         finally:
             for cube in engine.catalog.cubes:
-                for index in range(len(specs_of(cube))):
-                    engine.backend.run_statement(f'DROP TABLE IF EXISTS "{_scan_table(version, cube.name, index)}"')
+                drop_scan_tables(engine.backend, _scan_table(version, cube.name))
         manifest = Manifest(version, now_text(), engine.model_hash, engine.facts_version, tuple(built))
         store.publish(manifest)
     return BuildReport(manifest, time.monotonic() - started)
 
 
-def _scan_table(version: str, cube: str, batch: int) -> str:
-    return f"build_{version}_{cube}_{batch}".replace("-", "_")
+def _scan_table(version: str, cube: str) -> str:
+    return f"build_{version}_{cube}".replace("-", "_")
 
 
 def _could_be_parent(parent: CuboidSpec, child: CuboidSpec, measures: tuple[Measure, ...]) -> bool:
@@ -128,16 +127,37 @@ def _shared_scan(
 ) -> dict[tuple[str, str], sa.Select[Any]]:
     """GROUPING SETS passes over the facts for every cuboid that no other cuboid can be rolled up into.
 
-    The groups land in an in-memory table, tagged by GROUPING(); each cuboid is then copied out of it.
-    GROUPING() is a 64-bit mask, so roots are batched by at most 60 grouping attributes, one pass per batch.
     Returns the SELECT that yields each such cuboid's rows (none when a single cuboid needs the facts).
     """
     measures = stored_measures(cube)
     roots = [spec for spec in specs if not any(_could_be_parent(other, spec, measures) for other in specs)]
     if len(roots) < 2:
         return {}
+    star = engine.star(cube.name)
+    scanned = grouping_sets_scan(
+        engine.backend, star, engine.measure_types(cube.name), roots, _scan_table(version, cube.name)
+    )
+    return {(cube.name, name): select for name, select in scanned.items()}
+
+
+def grouping_sets_scan(
+    backend: DuckDBBackend,
+    star: Star,
+    measure_types: dict[str, str],
+    specs: list[CuboidSpec],
+    table_prefix: str,
+    where: sa.ColumnElement[bool] | None = None,
+) -> dict[str, sa.Select[Any]]:
+    """The rows of every cuboid in ``specs``, from as few passes over ``star`` as GROUPING() allows.
+
+    The groups land in in-memory tables ``<table_prefix>_<n>``, tagged by GROUPING(); the SELECT returned
+    per cuboid copies its rows out. GROUPING() is a 64-bit mask, so cuboids are batched by at most 60
+    grouping attributes, one pass per batch. The caller drops the tables (:func:`drop_scan_tables`).
+    """
+    cube = star.cube
+    measures = stored_measures(cube)
     batches: list[tuple[list[str], list[CuboidSpec]]] = []
-    for spec in sorted(roots, key=lambda root: (-len(stored_attributes(cube, root)), root.name)):
+    for spec in sorted(specs, key=lambda each: (-len(stored_attributes(cube, each)), each.name)):
         refs = stored_attributes(cube, spec)
         batch = next((b for b in batches if len(set(b[0]) | set(refs)) <= 60), None)
         if batch is None:
@@ -147,20 +167,26 @@ def _shared_scan(
             batch[1].append(spec)
     result = {}
     for index, (attributes, members) in enumerate(batches):
-        if len(members) < 2:
-            continue
         sets = [stored_attributes(cube, member) for member in members]
-        select = _from_facts(engine, cube, attributes, measures, grouping_sets=sets)
-        table_name = _scan_table(version, cube.name, index)
-        engine.backend.run_statement(f'CREATE OR REPLACE TABLE "{table_name}" AS {compile_literal(select)}')
-        table = engine.backend.table_of(table_name)
+        select = aggregate_facts(star, measure_types, attributes, measures, grouping_sets=sets, where=where)
+        table_name = f"{table_prefix}_{index}"
+        backend.run_statement(f'CREATE OR REPLACE TABLE "{table_name}" AS {compile_literal(select)}')
+        table = backend.table_of(table_name)
         for spec in members:
             kept = set(stored_attributes(cube, spec))
             mask = sum(1 << (len(attributes) - 1 - i) for i, ref in enumerate(attributes) if ref not in kept)
             columns = [table.c[column_name(ref)] for ref in stored_attributes(cube, spec)]
             columns += [table.c[partial_column(m, name)] for m in measures for name, _, _ in partials(m)]
-            result[(cube.name, spec.name)] = sa.select(*columns).where(table.c["grouping_mask"] == mask)
+            result[spec.name] = sa.select(*columns).where(table.c["grouping_mask"] == mask)
     return result
+
+
+def drop_scan_tables(backend: DuckDBBackend, table_prefix: str) -> None:
+    for (name,) in backend.run_statement(
+        "SELECT table_name FROM information_schema.tables WHERE starts_with(table_name, "
+        f"'{table_prefix.replace(chr(39), chr(39) * 2)}_')"
+    ):
+        backend.drop_relation(name)
 
 
 def _build_one(

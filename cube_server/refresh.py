@@ -29,6 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from aggregates.lattice import CuboidSpec
 from aggregates.store import BuiltCuboid, CuboidStore, Manifest, now_text
 from cube_models import AggFunc, ColumnRef, Cube
 from cube_server.backend import compile_literal
@@ -36,6 +37,8 @@ from cube_server.build import (
     aggregate_facts,
     cuboid_glob,
     describe_written,
+    drop_scan_tables,
+    grouping_sets_scan,
     key_refs,
     merge_partials,
     partition_column,
@@ -346,19 +349,51 @@ def _refresh_cuboids(
     old_dir = store.version_dir(current.version)
     cuboids: list[BuiltCuboid] = []
     done: dict[str, str] = {}
-    for built in current.cuboids:
-        cube = engine.catalog.cube(built.cube)
-        if cube.fact != table:
-            _link_tree(old_dir / built.path, staging / built.path)
-            cuboids.append(built)
-            done[f"{cube.name}.{built.name}"] = "unchanged"
-            continue
-        mergeable = merge and all(m.function is not AggFunc.COUNT_DISTINCT for m in stored_measures(cube))
-        refreshed, what = _refresh_one(engine, cube, built, old_dir, staging, version, change, mergeable)
-        cuboids.append(refreshed)
-        done[f"{cube.name}.{built.name}"] = what
+    prefix = f"refresh_scan_{_sql_name(version)}"
+    try:
+        recomputed = _recompute_scans(engine, current, table, change, merge, prefix)
+        for built in current.cuboids:
+            cube = engine.catalog.cube(built.cube)
+            if cube.fact != table:
+                _link_tree(old_dir / built.path, staging / built.path)
+                cuboids.append(built)
+                done[f"{cube.name}.{built.name}"] = "unchanged"
+                continue
+            fresh = recomputed.get((cube.name, built.name))
+            refreshed, what = _refresh_one(engine, cube, built, old_dir, staging, version, change, fresh)
+            cuboids.append(refreshed)
+            done[f"{cube.name}.{built.name}"] = what
+    finally:
+        drop_scan_tables(engine.backend, prefix)
     manifest = Manifest(version, now_text(), current.model_hash, current.facts_version, tuple(cuboids))
     return manifest, done
+
+
+def _recompute_scans(
+    engine: CubeEngine, current: Manifest, table: str, change: _Change, merge: bool, prefix: str
+) -> dict[tuple[str, str], sa.Select[Any]]:
+    """The rows of every cuboid that cannot merge, recomputed from the facts of the periods the change touches.
+
+    Cuboids reading the same periods share GROUPING SETS passes, so the facts are read once per time level
+    rather than once per cuboid (the whole facts once for all the cuboids without a time level).
+    """
+    result: dict[tuple[str, str], sa.Select[Any]] = {}
+    for cube in engine.catalog.cubes:
+        if cube.fact != table:
+            continue
+        if merge and all(m.function is not AggFunc.COUNT_DISTINCT for m in stored_measures(cube)):
+            continue
+        star = _star_over(engine, cube, change.after)
+        groups: dict[str, tuple[sa.ColumnElement[bool] | None, list[CuboidSpec]]] = {}
+        for built in current.cuboids_of(cube.name):
+            where = _period_filter(cube, built.spec, star, change.time_bounds)
+            key = "" if where is None else compile_literal(where)
+            groups.setdefault(key, (where, []))[1].append(built.spec)
+        for index, (where, specs) in enumerate(groups.values()):
+            scan = f"{prefix}_{_sql_name(cube.name)}_{index}"
+            scanned = grouping_sets_scan(engine.backend, star, engine.measure_types(cube.name), specs, scan, where)
+            result.update({(cube.name, name): select for name, select in scanned.items()})
+    return result
 
 
 def _refresh_one(
@@ -369,8 +404,9 @@ def _refresh_one(
     staging: Path,
     version: str,
     change: _Change,
-    mergeable: bool,
+    recomputed: sa.Select[Any] | None,
 ) -> tuple[BuiltCuboid, str]:
+    """Merge the change's partials into one cuboid, or take its touched cells from ``recomputed`` rows."""
     backend = engine.backend
     spec = built.spec
     measures = stored_measures(cube)
@@ -394,7 +430,7 @@ def _refresh_one(
         else ("false" if key_column else "true")
     )
     old_columns = ", ".join(f'o."{column}"' for column in _columns_of(backend, old))
-    if mergeable:
+    if recomputed is None:
         delta = aggregate_facts(_star_over(engine, cube, change.added), types, attributes, measures)
         backend.run_statement(
             f'CREATE OR REPLACE VIEW "merge_{name}" AS SELECT {old_columns} FROM {old} o WHERE {in_partitions} '
@@ -403,9 +439,6 @@ def _refresh_one(
         select = compile_literal(merge_partials(backend.table_of(f"merge_{name}"), attributes, measures))
         what = "merged the new facts' partials"
     else:
-        after_star = _star_over(engine, cube, change.after)
-        where = _period_filter(cube, spec, after_star, change.time_bounds)
-        recomputed = aggregate_facts(after_star, types, attributes, measures, where=where)
         select = (
             f'SELECT {old_columns} FROM {old} o ANTI JOIN "touched_{name}" t ON {on} WHERE {in_partitions} '
             f'UNION ALL BY NAME SELECT o.* FROM ({compile_literal(recomputed)}) o SEMI JOIN "touched_{name}" t ON {on}'
