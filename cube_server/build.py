@@ -87,6 +87,7 @@ def build_store(
 
     started = time.monotonic()
     with store.lock():
+        engine.snapshot()  # reopens fact files a refresh added or replaced since the engine last looked
         store.collect_garbage()
         version = store.new_version()
         staging = store.staging_dir(version)

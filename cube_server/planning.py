@@ -68,6 +68,7 @@ class StorePlan:
 
 def plan_store(engine: CubeEngine, options: PlanOptions, query_log: Path | None = None) -> StorePlan:
     started = time.monotonic()
+    engine.snapshot()  # reopens fact files a refresh added or replaced since the engine last looked
     logged = read_query_log(query_log) if query_log is not None else Counter()
     plans = tuple(_plan_cube(engine, cube, options, logged) for cube in engine.catalog.cubes)
     return StorePlan(plans, options, time.monotonic() - started)

@@ -34,7 +34,7 @@ from cube_server.errors import InvalidParameterError
 from cube_server.plan import Plan
 
 router = APIRouter(prefix="/v1/cubes/{cube}", tags=["query"])
-ERRORS = error_responses(400, 404, 503, 504)
+ERRORS = error_responses(400, 404, 410, 503, 504)
 TABLE_TYPES = {"text/csv": {}, encoding.ARROW_MEDIA_TYPE: {}}
 
 

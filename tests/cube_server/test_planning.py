@@ -22,7 +22,6 @@ from cube_server.query_log import QueryLog, read_query_log
 from cube_server.settings import Settings
 
 
-
 def test_the_plan_keeps_the_declared_cuboids_and_fits_the_budget(engine: CubeEngine) -> None:
     # At 60,000 facts the declared cuboids alone hold some 36,000 rows.
     options = PlanOptions(budget=1.0, max_cuboids=10)
