@@ -18,11 +18,15 @@ from cube_models import Cube, Dimension
 
 @dataclass(frozen=True, slots=True)
 class CuboidSpec:
-    """A cuboid to build or a built one: its name, the level kept per dimension, and the levels it stores."""
+    """A cuboid to build or a built one: its name, the level kept per dimension, and the levels it stores.
+
+    ``measures`` names the measures it holds, or ``None`` for every stored measure of its cube.
+    """
 
     name: str
     grain: tuple[tuple[str, str, str], ...]  # (dimension, hierarchy, level), sorted by dimension
     levels: frozenset[str]  # "dimension.level" of every stored level
+    measures: tuple[str, ...] | None = None
 
     def levels_of(self, dimension: str) -> frozenset[str]:
         return frozenset(level for level in self.levels if level.split(".", 1)[0] == dimension)

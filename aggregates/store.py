@@ -49,7 +49,7 @@ class BuiltCuboid:
 
     @property
     def spec(self) -> CuboidSpec:
-        return CuboidSpec(self.name, self.grain, frozenset(self.levels))
+        return CuboidSpec(self.name, self.grain, frozenset(self.levels), self.measures)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,8 +35,10 @@ class BuildReport:
     elapsed_s: float
 
 
-def stored_measures(cube: Cube) -> tuple[Measure, ...]:
-    return tuple(measure for measure in cube.measures if measure.formula is None)
+def stored_measures(cube: Cube, spec: CuboidSpec | None = None) -> tuple[Measure, ...]:
+    """The measures a cuboid holds: every measure that is not calculated, or those ``spec`` names."""
+    named = None if spec is None else spec.measures
+    return tuple(m for m in cube.measures if m.formula is None and (named is None or m.name in named))
 
 
 def stored_attributes(cube: Cube, spec: CuboidSpec) -> list[str]:
@@ -119,6 +121,8 @@ def _scan_table(version: str, cube: str) -> str:
 def _could_be_parent(parent: CuboidSpec, child: CuboidSpec, measures: tuple[Measure, ...]) -> bool:
     if parent.name == child.name or not child.levels <= parent.levels:
         return False
+    if parent.measures is not None and not {m.name for m in measures} <= set(parent.measures):
+        return False
     fixed = child.levels_by_dimension()
     return all(can_merge(m, parent.levels_by_dimension(), fixed) for m in measures)
 
@@ -130,8 +134,9 @@ def _shared_scan(
 
     Returns the SELECT that yields each such cuboid's rows (none when a single cuboid needs the facts).
     """
-    measures = stored_measures(cube)
-    roots = [spec for spec in specs if not any(_could_be_parent(other, spec, measures) for other in specs)]
+    roots = [
+        spec for spec in specs if not any(_could_be_parent(other, spec, stored_measures(cube, spec)) for other in specs)
+    ]
     if len(roots) < 2:
         return {}
     star = engine.star(cube.name)
@@ -156,11 +161,19 @@ def grouping_sets_scan(
     grouping attributes, one pass per batch. The caller drops the tables (:func:`drop_scan_tables`).
     """
     cube = star.cube
-    measures = stored_measures(cube)
+    # Cuboids holding the same measures share passes: a pass computes every measure for every group, and an
+    # exact distinct count is the costly one, so cuboids without it are not made to pay for it.
     batches: list[tuple[list[str], list[CuboidSpec]]] = []
     for spec in sorted(specs, key=lambda each: (-len(stored_attributes(cube, each)), each.name)):
         refs = stored_attributes(cube, spec)
-        batch = next((b for b in batches if len(set(b[0]) | set(refs)) <= 60), None)
+        batch = next(
+            (
+                b
+                for b in batches
+                if len(set(b[0]) | set(refs)) <= 60 and stored_measures(cube, b[1][0]) == stored_measures(cube, spec)
+            ),
+            None,
+        )
         if batch is None:
             batches.append((list(refs), [spec]))
         else:
@@ -168,6 +181,7 @@ def grouping_sets_scan(
             batch[1].append(spec)
     result = {}
     for index, (attributes, members) in enumerate(batches):
+        measures = stored_measures(cube, members[0])
         sets = [stored_attributes(cube, member) for member in members]
         select = aggregate_facts(star, measure_types, attributes, measures, grouping_sets=sets, where=where)
         table_name = f"{table_prefix}_{index}"
@@ -199,7 +213,7 @@ def _build_one(
     version: str,
     prepared: sa.Select[Any] | None,
 ) -> BuiltCuboid:
-    measures = stored_measures(cube)
+    measures = stored_measures(cube, spec)
     attributes = stored_attributes(cube, spec)
     parent = None if prepared is not None else _smallest_parent(spec, measures, built)
     if prepared is not None:

@@ -6,6 +6,7 @@ one pass over a deterministic sample of the facts counts the approximate distinc
 (HyperLogLog), scaled up to the whole table. The HRU greedy (:mod:`aggregates.selection`) then picks by
 benefit per row. Without a query log every candidate grain weighs the same; with one, 90% of the weight
 follows what was asked and 10% stays spread evenly, so a grain nobody asked for yet is not worthless.
+Selected cuboids hold the measures that merge (not exact distinct counts); declared ones hold every measure.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import sqlalchemy as sa
 
 from aggregates.lattice import CuboidSpec, declared_cuboids
 from aggregates.selection import Chosen, Selection, grain_of, lattice_candidates, select_cuboids
-from cube_models import Cube
+from cube_models import AggFunc, Cube
 from cube_models.errors import CubeError
 from cube_server.backend import compile_literal
 from cube_server.engine import CubeEngine
@@ -47,13 +48,18 @@ class CubePlan:
     candidates: int
     logged_queries: int
     selection: Selection
+    selected_measures: tuple[str, ...] | None = None  # what a selected cuboid holds (None: every measure)
 
     @property
     def chosen(self) -> tuple[Chosen, ...]:
         return self.selection.chosen
 
     def specs(self) -> list[CuboidSpec]:
-        return [chosen.spec for chosen in self.selection.chosen]
+        """Declared cuboids as declared; selected ones holding the measures that merge."""
+        return [
+            chosen.spec if chosen.mandatory else replace(chosen.spec, measures=self.selected_measures)
+            for chosen in self.selection.chosen
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,11 @@ def _plan_cube(
     engine: CubeEngine, cube: Cube, options: PlanOptions, logged: Counter[tuple[str, frozenset[str]]]
 ) -> CubePlan:
     declared = declared_cuboids(cube)
+    # A selected cuboid holds only the measures that merge: an exact distinct count would serve its own grain
+    # alone (the benefit counts every finer query) and would make each refresh re-read the facts' history.
+    stored = [m for m in cube.measures if m.formula is None]
+    merging = tuple(m.name for m in stored if m.function is not AggFunc.COUNT_DISTINCT)
+    selected_measures = None if len(merging) == len(stored) else merging
     asked: Counter[str] = Counter()
     extra: dict[str, CuboidSpec] = {}
     for (name, levels), count in logged.items():
@@ -106,13 +117,13 @@ def _plan_cube(
         candidates,
         sizes,
         top_rows=max(fact_rows, 1),
-        budget_rows=int(options.budget * fact_rows),
+        budget_rows=int(options.budget * fact_rows) if merging else 0,
         weights=weights,
         mandatory=declared,
         max_count=options.max_cuboids,
         overhead_rows=math.ceil(options.overhead * fact_rows),
     )
-    return CubePlan(cube.name, fact_rows, sampled, len(candidates), total, selection)
+    return CubePlan(cube.name, fact_rows, sampled, len(candidates), total, selection, selected_measures)
 
 
 def estimate_rows(

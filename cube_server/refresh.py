@@ -29,7 +29,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from aggregates.lattice import CuboidSpec
 from aggregates.store import BuiltCuboid, CuboidStore, Manifest, now_text
 from cube_models import AggFunc, ColumnRef, Cube
 from cube_server.backend import compile_literal
@@ -374,26 +373,28 @@ def _recompute_scans(
 ) -> dict[tuple[str, str], sa.Select[Any]]:
     """The rows of every cuboid that cannot merge, recomputed from the facts of the periods the change touches.
 
-    Cuboids reading the same periods share GROUPING SETS passes, so the facts are read once per time level
-    rather than once per cuboid (the whole facts once for all the cuboids without a time level).
+    All of a cube's such cuboids share GROUPING SETS passes, so the facts are read once, not once per cuboid.
     """
     result: dict[tuple[str, str], sa.Select[Any]] = {}
     for cube in engine.catalog.cubes:
         if cube.fact != table:
             continue
-        if merge and all(m.function is not AggFunc.COUNT_DISTINCT for m in stored_measures(cube)):
-            continue
         star = _star_over(engine, cube, change.after)
-        groups: dict[str, tuple[sa.ColumnElement[bool] | None, list[CuboidSpec]]] = {}
-        for built in current.cuboids_of(cube.name):
-            where = _period_filter(cube, built.spec, star, change.time_bounds)
-            key = "" if where is None else compile_literal(where)
-            groups.setdefault(key, (where, []))[1].append(built.spec)
-        for index, (where, specs) in enumerate(groups.values()):
-            scan = f"{prefix}_{_sql_name(cube.name)}_{index}"
-            scanned = grouping_sets_scan(engine.backend, star, engine.measure_types(cube.name), specs, scan, where)
-            result.update({(cube.name, name): select for name, select in scanned.items()})
+        specs = [built.spec for built in current.cuboids_of(cube.name) if not (merge and _mergeable(cube, built))]
+        if not specs:
+            continue
+        # One pass for them all: over the periods they touch when every one has a time level, else over all
+        # the facts (a cuboid without a time level needs them all anyway).
+        filters = [_period_filter(cube, spec, star, change.time_bounds) for spec in specs]
+        where = None if any(f is None for f in filters) else sa.or_(*(f for f in filters if f is not None))
+        scan = f"{prefix}_{_sql_name(cube.name)}"
+        scanned = grouping_sets_scan(engine.backend, star, engine.measure_types(cube.name), specs, scan, where)
+        result.update({(cube.name, name): select for name, select in scanned.items()})
     return result
+
+
+def _mergeable(cube: Cube, built: BuiltCuboid) -> bool:
+    return all(m.function is not AggFunc.COUNT_DISTINCT for m in stored_measures(cube, built.spec))
 
 
 def _refresh_one(
@@ -409,7 +410,7 @@ def _refresh_one(
     """Merge the change's partials into one cuboid, or take its touched cells from ``recomputed`` rows."""
     backend = engine.backend
     spec = built.spec
-    measures = stored_measures(cube)
+    measures = stored_measures(cube, spec)
     attributes = stored_attributes(cube, spec)
     keys = [column_name(ref) for ref in key_refs(cube, spec)]
     key_column = partition_column(cube, built.partition_level)

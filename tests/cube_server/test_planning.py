@@ -130,7 +130,12 @@ def test_a_planned_build_answers_from_a_selected_cuboid(telecom_project: Project
         facts_version=lambda: facts.facts_version,
     )
     answer = served.aggregate(Query(CUBE, drilldown=drilldown, measures=measures))
-    assert answer.meta.source.startswith("cuboid:")
+    assert answer.meta.source == f"cuboid:{selected.name}"
+    # A selected cuboid holds the measures that merge; the exact distinct count goes elsewhere.
+    assert selected.measures == ("revenue", "call_minutes", "record_count")
+    distinct = served.aggregate(Query(CUBE, drilldown=drilldown, measures=("subscribers",)))
+    assert distinct.meta.source != f"cuboid:{selected.name}"
+    assert distinct.cells == facts.aggregate(Query(CUBE, drilldown=drilldown, measures=("subscribers",))).cells
     expected = facts.aggregate(Query(CUBE, drilldown=drilldown, measures=measures))
     assert expected.meta.source == "facts"
     assert answer.cells == expected.cells and answer.summary == expected.summary

@@ -29,6 +29,7 @@ from api.cli import main
 from cube_models.errors import ConflictError
 from cube_server.build import build_store
 from cube_server.errors import RefreshError, StoreNotCurrentError
+from cube_server.planning import PlanOptions, plan_store
 from cube_server.project import Project, load_project, open_engine
 from cube_server.query import Query
 from cube_server.refresh import JOURNAL, append_facts, finish_interrupted_switch, replace_facts
@@ -84,7 +85,8 @@ def assert_equals_full_rebuild(project: Project, where: Path) -> None:
     refreshed = store.current()
     assert refreshed is not None
     full_store = CuboidStore(where / "full-store")
-    full = build_store(engine_of(project), full_store).manifest
+    specs = {refreshed.cuboids[0].cube: [c.spec for c in refreshed.cuboids]}
+    full = build_store(engine_of(project), full_store, specs=specs).manifest
     assert sorted(c.name for c in refreshed.cuboids) == sorted(c.name for c in full.cuboids)
     for cuboid in full.cuboids:
         mine = next(c for c in refreshed.cuboids if c.name == cuboid.name)
@@ -149,13 +151,15 @@ def scratch() -> Iterator[Path]:
         yield Path(name)
 
 
-@pytest.mark.parametrize("model", ["telecom", "mergeable"])
+@pytest.mark.parametrize("model", ["telecom", "mergeable", "planned"])
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=operations)
 def test_any_refresh_sequence_equals_a_full_rebuild(datasets: dict[str, Path], model: str, steps: list[Any]) -> None:
     with scratch() as where:
-        project = copy_project(datasets, where, TELECOM_MODEL if model == "telecom" else datasets["mergeable"])
-        build_store(engine_of(project), CuboidStore(project.store_dir))
+        project = copy_project(datasets, where, datasets["mergeable"] if model == "mergeable" else TELECOM_MODEL)
+        # "planned": selected cuboids (which merge) beside declared ones (which recompute), in one store.
+        plan = plan_store(engine_of(project), PlanOptions(budget=2.0, max_cuboids=4)) if model == "planned" else None
+        build_store(engine_of(project), CuboidStore(project.store_dir), specs=plan.specs_by_cube() if plan else None)
         for step, operation in enumerate(steps):
             apply(project, datasets, where, step, operation)
         assert_equals_full_rebuild(project, where)
