@@ -35,7 +35,7 @@ LOGGED_SHARE = 0.9
 class PlanOptions:
     budget: float = 0.1  # rows of all cuboids of a cube, as a fraction of its fact rows
     max_dimensions: int = 3
-    sample_rows: int = 1_000_000
+    sample_rows: int = 250_000
     max_cuboids: int = 32  # picked ones, beside the declared
     overhead: float = 0.001  # the space a cuboid takes beside its rows, as a fraction of the fact rows
 

@@ -13,7 +13,7 @@ Example::
     budget = 0.1            # automatic cuboids: total rows up to this fraction of the fact rows (0 = none)
     max_dimensions = 3      # ... of grains with at most this many dimensions (asked-for grains always count)
     max_cuboids = 32        # ... at most this many beside the declared ones
-    sample_rows = 1_000_000 # size estimates read a deterministic sample of about this many fact rows
+    sample_rows = 250_000   # size estimates read a deterministic sample of about this many fact rows
     [tables]
     charges = "facts/*.parquet"
     sales = { path = "sales.csv", format = "csv", types = { amount = "DECIMAL(10,4)" }, key = "sale_id" }
