@@ -103,10 +103,7 @@ def append_facts(engine: CubeEngine, project: Project, store: CuboidStore, file:
             change = _Change(added, added, after, _time_bounds(engine, table, added))
             rows_added = _count(engine, added)
             manifest, done = _refresh_cuboids(engine, store, current, version, table, change, merge=True)
-            _switch_files(directory, {staged: incoming}, [])
-            manifest = replace(manifest, facts_version=files_fingerprint(project.table_files()))
-            store.publish(manifest)
-            _drop(engine, version)
+            manifest = _switch_and_publish(engine, project, store, manifest, directory, {staged: incoming}, [])
         except BaseException:
             _discard(engine, store, directory, version)
             raise
@@ -172,14 +169,29 @@ def replace_facts(
             manifest, done = _refresh_cuboids(engine, store, current, version, table, change, merge=False)
             moves = {staged: incoming} if kept_new else {}
             moves.update({target: target.with_suffix("") for target in rewritten.values()})
-            _switch_files(directory, moves, [*rewritten, *emptied, *([] if kept_new else [staged])])
-            manifest = replace(manifest, facts_version=files_fingerprint(project.table_files()))
-            store.publish(manifest)
-            _drop(engine, version)
+            removals = [*rewritten, *emptied, *([] if kept_new else [staged])]
+            manifest = _switch_and_publish(engine, project, store, manifest, directory, moves, removals)
         except BaseException:
             _discard(engine, store, directory, version)
             raise
     return RefreshReport("replace", manifest, time.monotonic() - started, rows_added, rows_removed, done)
+
+
+def _switch_and_publish(
+    engine: CubeEngine,
+    project: Project,
+    store: CuboidStore,
+    manifest: Manifest,
+    directory: Path,
+    moves: dict[Path, Path],
+    removals: list[Path],
+) -> Manifest:
+    """Switch the fact files, then the store version built for them (stamped with their fingerprint)."""
+    _switch_files(directory, moves, removals)
+    published = replace(manifest, facts_version=files_fingerprint(project.table_files()))
+    store.publish(published)
+    _drop(engine, manifest.version)
+    return published
 
 
 def _discard(engine: CubeEngine, store: CuboidStore, directory: Path, version: str) -> None:
