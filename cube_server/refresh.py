@@ -18,8 +18,6 @@ facts newer than its store and answers from the facts.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
 import shutil
 import time
@@ -49,10 +47,22 @@ from cube_server.build import (
 from cube_server.cuboids import column_name
 from cube_server.engine import CubeEngine
 from cube_server.errors import RefreshError, StoreNotCurrentError
+from cube_server.fact_files import (
+    JOURNAL,
+    count_file,
+    fact_table_files,
+    file_list,
+    finish_interrupted_switch,
+    parse_range,
+    quoted,
+    range_sql,
+    stage_incoming,
+    switch_files,
+    time_column,
+)
 from cube_server.project import Project, files_fingerprint
 from cube_server.star import Star
 
-JOURNAL = ".refresh-journal.json"
 # The date_trunc unit of each time level read with extract, and how long one period lasts.
 _PERIODS = {
     "year": ("year", "1 year"),
@@ -91,12 +101,12 @@ def append_facts(engine: CubeEngine, project: Project, store: CuboidStore, file:
     started = time.monotonic()
     with store.lock():
         finish_interrupted_switch(project)
-        table, directory, files = _fact_files(engine, project)
+        table, directory, files = fact_table_files(engine, project)
         current = _fresh_manifest(engine, project, store)
         version = store.new_version()
         try:
             incoming = directory / f"append-{version}.parquet"
-            staged = _stage_incoming(engine, table, file, incoming.with_suffix(".parquet.tmp"))
+            staged = stage_incoming(engine, table, file, incoming.with_suffix(".parquet.tmp"))
             backend = engine.backend
             added = backend.files_view(f"refresh_added_{_sql_name(version)}", [staged])
             after = backend.files_view(f"refresh_after_{_sql_name(version)}", [*files, staged])
@@ -117,25 +127,25 @@ def replace_facts(
     started = time.monotonic()
     with store.lock():
         finish_interrupted_switch(project)
-        table, directory, files = _fact_files(engine, project)
-        time_column = _time_column(engine, table)
-        low, high, high_inclusive = _parse_range(start, end)
+        table, directory, files = fact_table_files(engine, project)
+        column = time_column(engine, table)
+        low, high, high_inclusive = parse_range(start, end)
         current = _fresh_manifest(engine, project, store)
         version = store.new_version()
         try:
             backend = engine.backend
             incoming = directory / f"replace-{version}.parquet"
-            staged = _stage_incoming(engine, table, file, incoming.with_suffix(".parquet.tmp"), allow_empty=True)
+            staged = stage_incoming(engine, table, file, incoming.with_suffix(".parquet.tmp"), allow_empty=True)
             added = backend.files_view(f"refresh_added_{_sql_name(version)}", [staged])
             # An empty file deletes the range: it is read (for its columns) but not kept among the facts.
-            kept_new = [staged] if _count_file(engine, staged) else []
-            in_range = _range_sql(time_column, low, high, high_inclusive)
-            outside = _count(engine, added, f"NOT ({in_range}) OR {_quoted(time_column)} IS NULL")
+            kept_new = [staged] if count_file(engine, staged) else []
+            in_range = range_sql(column, low, high, high_inclusive)
+            outside = _count(engine, added, f"NOT ({in_range}) OR {quoted(column)} IS NULL")
             if outside:
                 raise RefreshError(f"{outside} row(s) of {file} fall outside {start} .. {end}; nothing was changed")
             old = backend.files_view(f"refresh_before_{_sql_name(version)}", files)
             hit = backend.run_statement(
-                f"SELECT filename, count(*) FROM read_parquet({_file_list(files)}, filename = true) "
+                f"SELECT filename, count(*) FROM read_parquet({file_list(files)}, filename = true) "
                 f"WHERE {in_range} GROUP BY filename"
             )
             rewritten: dict[Path, Path] = {}
@@ -159,7 +169,7 @@ def replace_facts(
                 f'UNION ALL BY NAME SELECT * FROM "{added.name}"'
             )
             changed = backend.table_of(changed_view)
-            emptied = [path for path, target in rewritten.items() if not _count_file(engine, target)]
+            emptied = [path for path, target in rewritten.items() if not count_file(engine, target)]
             for path in emptied:
                 rewritten.pop(path).unlink()
             after_files = [rewritten.get(path, path) for path in files if path not in emptied]
@@ -187,7 +197,7 @@ def _switch_and_publish(
     removals: list[Path],
 ) -> Manifest:
     """Switch the fact files, then the store version built for them (stamped with their fingerprint)."""
-    _switch_files(directory, moves, removals)
+    switch_files(directory, moves, removals)
     published = replace(manifest, facts_version=files_fingerprint(project.table_files()))
     store.publish(published)
     _drop(engine, manifest.version)
@@ -203,60 +213,6 @@ def _discard(engine: CubeEngine, store: CuboidStore, directory: Path, version: s
     shutil.rmtree(store.staging_dir(version), ignore_errors=True)
 
 
-def finish_interrupted_switch(project: Project) -> bool:
-    """Complete a fact-file switch a crash interrupted (renames and removals are idempotent)."""
-    finished = False
-    for directory in {path.parent for paths in project.table_files().values() for path in paths} | {
-        _glob_directory(project, spec.name) for spec in project.table_specs
-    }:
-        journal = directory / JOURNAL
-        if journal.is_file():
-            _apply_journal(journal)
-            finished = True
-    return finished
-
-
-def _apply_journal(journal: Path) -> None:
-    entries = json.loads(journal.read_text(encoding="utf-8"))
-    for source, target in entries["moves"]:
-        if Path(source).exists():
-            os.replace(source, target)
-    for path in entries["removals"]:
-        Path(path).unlink(missing_ok=True)
-    journal.unlink()
-
-
-def _switch_files(directory: Path, moves: dict[Path, Path], removals: list[Path]) -> None:
-    journal = directory / JOURNAL
-    text = json.dumps({"moves": [[str(a), str(b)] for a, b in moves.items()], "removals": [str(p) for p in removals]})
-    with open(journal, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    _apply_journal(journal)
-
-
-def _glob_directory(project: Project, table: str) -> Path:
-    spec = next(spec for spec in project.table_specs if spec.name == table)
-    path = Path(spec.path)
-    return (path if path.is_absolute() else project.data_root / path).parent
-
-
-def _fact_files(engine: CubeEngine, project: Project) -> tuple[str, Path, list[Path]]:
-    """The fact table the refresh changes, the directory its files live in, and its files now."""
-    tables = sorted({cube.fact for cube in engine.catalog.cubes})
-    if len(tables) != 1:
-        raise RefreshError(f"the project's cubes read several fact tables ({', '.join(tables)}); refresh needs one")
-    table = tables[0]
-    spec = next((spec for spec in project.table_specs if spec.name == table), None)
-    if spec is None or spec.format != "parquet" or spec.key or not any(c in Path(spec.path).name for c in "*?["):
-        raise RefreshError(
-            f"table {table!r} must be a glob of Parquet files (such as facts/*.parquet) without a synthetic key "
-            "for facts to be added or replaced"
-        )
-    return table, _glob_directory(project, table), project.table_files()[table]
-
-
 def _fresh_manifest(engine: CubeEngine, project: Project, store: CuboidStore) -> Manifest:
     current = store.current()
     if current is None:
@@ -268,80 +224,14 @@ def _fresh_manifest(engine: CubeEngine, project: Project, store: CuboidStore) ->
     return current
 
 
-def _stage_incoming(engine: CubeEngine, table: str, file: Path, target: Path, *, allow_empty: bool = False) -> Path:
-    """Copy ``file`` beside the facts with the fact table's columns and types (checked before anything changes)."""
-    columns = engine.backend.table_columns[table]
-    if not file.is_file():
-        raise RefreshError(f"no such file: {file}")
-    try:
-        described = engine.backend.run_statement(f"DESCRIBE SELECT * FROM read_parquet('{quote_path(file)}')")
-    except Exception as exc:  # any DuckDB failure here means the file is not Parquet we can read
-        raise RefreshError(f"{file} is not a readable Parquet file") from exc
-    present = [row[0] for row in described]
-    missing = [name for name in columns if name not in present]
-    extra = [name for name in present if name not in columns]
-    if missing or extra:
-        raise RefreshError(
-            f"{file} does not have the columns of table {table!r}"
-            + (f"; missing: {', '.join(missing)}" if missing else "")
-            + (f"; unexpected: {', '.join(extra)}" if extra else "")
-        )
-    select = ", ".join(f'CAST("{name}" AS {sql_type}) AS "{name}"' for name, sql_type in columns.items())
-    try:
-        engine.backend.run_statement(
-            f"COPY (SELECT {select} FROM read_parquet('{quote_path(file)}')) "
-            f"TO '{quote_path(target)}' (FORMAT parquet, COMPRESSION zstd)"
-        )
-    except Exception as exc:
-        target.unlink(missing_ok=True)
-        raise RefreshError(f"the values of {file} do not fit the types of table {table!r}") from exc
-    if not allow_empty and not _count_file(engine, target):
-        target.unlink()
-        raise RefreshError(f"{file} holds no rows")
-    return target
-
-
-def _time_column(engine: CubeEngine, table: str) -> str:
-    """The fact column the time dimension reads its levels from (replace selects facts by it)."""
-    for cube in engine.catalog.cubes:
-        for dimension in cube.dimensions:
-            if dimension.role != "time":
-                continue
-            refs = {cube.physical(level.key_attribute.ref) for level in dimension.levels}
-            columns = {(ref.table, ref.column) for ref in refs if ref.extract}
-            if len(columns) == 1 and all(ref.extract for ref in refs) and next(iter(columns))[0] == table:
-                return next(iter(columns))[1]
-    raise RefreshError("replace needs a time dimension whose levels are extracted from one date or timestamp column")
-
-
-def _parse_range(start: str, end: str) -> tuple[str, str, bool]:
-    """The range as SQL timestamp literals, and whether its end is inclusive; a date ``end`` covers its day."""
-    try:
-        low = dt.datetime.fromisoformat(start)
-        high = dt.datetime.fromisoformat(end)
-    except ValueError as exc:
-        raise RefreshError(f"the range must be ISO dates or timestamps (such as 2025-03-14): {exc}") from exc
-    whole_day = len(end.strip()) == 10
-    if whole_day:
-        high += dt.timedelta(days=1)
-    if high < low or (whole_day and high == low):
-        raise RefreshError(f"the range {start} .. {end} is empty")
-    return low.isoformat(sep=" "), high.isoformat(sep=" "), not whole_day
-
-
-def _range_sql(column: str, low: str, high: str, high_inclusive: bool) -> str:
-    upper = "<=" if high_inclusive else "<"
-    return f"{_quoted(column)} >= TIMESTAMP '{low}' AND {_quoted(column)} {upper} TIMESTAMP '{high}'"
-
-
 def _time_bounds(engine: CubeEngine, table: str, rows: sa.TableClause) -> dict[str, tuple[Any, Any]]:
     try:
-        column = _time_column(engine, table)
+        column = time_column(engine, table)
     except RefreshError:
         return {}
-    low, high = engine.backend.run_statement(
-        f'SELECT min({_quoted(column)}), max({_quoted(column)}) FROM "{rows.name}"'
-    )[0]
+    low, high = engine.backend.run_statement(f'SELECT min({quoted(column)}), max({quoted(column)}) FROM "{rows.name}"')[
+        0
+    ]
     return {} if low is None else {column: (low, high)}
 
 
@@ -535,21 +425,9 @@ def _count(engine: CubeEngine, relation: sa.TableClause, where: str = "true") ->
     return int(engine.backend.run_statement(f'SELECT count(*) FROM "{relation.name}" WHERE {where}')[0][0])
 
 
-def _count_file(engine: CubeEngine, path: Path) -> int:
-    return int(engine.backend.run_statement(f"SELECT count(*) FROM read_parquet('{quote_path(path)}')")[0][0])
-
-
 def _drop(engine: CubeEngine, version: str) -> None:
     for kind in ("added", "after", "before", "removed", "changed"):
         engine.backend.drop_relation(f"refresh_{kind}_{_sql_name(version)}")
-
-
-def _file_list(files: list[Path]) -> str:
-    return "[" + ", ".join(f"'{quote_path(path)}'" for path in files) + "]"
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _string(text: str) -> str:
