@@ -19,6 +19,7 @@ from cube_models.errors import CubeError
 from cube_models.json_schema import model_json_schema
 from cube_server.build import build_store
 from cube_server.engine import CubeEngine
+from cube_server.fact_files import finish_interrupted_switch
 from cube_server.planning import StorePlan, plan_store
 from cube_server.project import CONFIG_NAME, Project, ensure_data, load_project, open_engine
 from cube_server.query import Query
@@ -146,6 +147,8 @@ def _progress(done: int, total: int) -> None:
 
 def _prepare(root: Path, data_root: Path | None = None) -> Project:
     project = load_project(root, data_root)
+    if finish_interrupted_switch(project):
+        print("completed a fact-file switch an interrupted refresh left behind", file=sys.stderr, flush=True)
     if project.missing_tables():
         print(f"generating data for {root} ...", file=sys.stderr, flush=True)
     ensure_data(project, _progress)

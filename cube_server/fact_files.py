@@ -35,13 +35,19 @@ def finish_interrupted_switch(project: Project) -> bool:
 
 
 def apply_journal(journal: Path) -> None:
-    entries = json.loads(journal.read_text(encoding="utf-8"))
+    """Do what the journal lists; steps another process already did are skipped, so two may race safely."""
+    try:
+        entries = json.loads(journal.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return
     for source, target in entries["moves"]:
-        if Path(source).exists():
+        try:
             os.replace(source, target)
+        except FileNotFoundError:
+            pass  # moved already
     for path in entries["removals"]:
         Path(path).unlink(missing_ok=True)
-    journal.unlink()
+    journal.unlink(missing_ok=True)
 
 
 def switch_files(directory: Path, moves: dict[Path, Path], removals: list[Path]) -> None:

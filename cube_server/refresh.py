@@ -11,8 +11,8 @@ Both write a new store version beside the current one and switch to it atomicall
   fact files holding rows of the range are rewritten without them, and every cell the old or new rows
   touch is recomputed from the new facts (a minimum cannot be un-merged, so nothing is subtracted).
 
-The fact files change only after every cuboid is written, through a journal that a later refresh or
-build completes if a crash interrupts the switch; until the new version is published, the server sees
+The fact files change only after every cuboid is written, through a journal that the next command (or
+refresh over HTTP) completes if a crash interrupts the switch; until the new version is published, the server sees
 facts newer than its store and answers from the facts.
 """
 

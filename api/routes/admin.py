@@ -21,6 +21,7 @@ from api.errors import error_responses
 from cube_models.errors import ForbiddenError
 from cube_server.build import build_store
 from cube_server.errors import InvalidParameterError
+from cube_server.fact_files import finish_interrupted_switch
 from cube_server.planning import plan_store
 from cube_server.project import Project
 from cube_server.query_log import NAME as QUERY_LOG
@@ -50,6 +51,7 @@ def refresh(body: Annotated[RefreshBody, Body()], engine: EngineDep, request: Re
         raise ForbiddenError("the admin API needs a server started on a project directory")
     store = CuboidStore(project.store_dir, engine.settings.version_grace_s)
     if body.mode == "full":
+        finish_interrupted_switch(project)
         plan = plan_store(engine, project.plan_options, project.store_dir / QUERY_LOG)
         built = build_store(engine, store, specs=plan.specs_by_cube())
         return json_response({"mode": "full", "version": built.manifest.version, "elapsed_s": built.elapsed_s})
