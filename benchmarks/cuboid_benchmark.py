@@ -2,22 +2,37 @@
 
     python benchmarks/cuboid_benchmark.py [--suite ssb|telecom|all] [--repeat 5]
                                           [--rows 10000000] [--data DIR] [--ssb-data DIR] [--keep]
+                                          [--declared-build] [--refresh --day-source DIR]
+                                          [--append-day 2025-06-15] [--replace-day 2025-06-16]
+                                          [--reserve-disk-gb 12]
 
 For each suite it
 
 1. writes a temporary project (the example's ``model.json`` and data, a store directory of its own),
-2. builds the store with the real ``cube-server build`` (a subprocess) and times it,
-3. times ONE DuckDB ``SELECT … GROUP BY GROUPING SETS ((…), (…), …)`` over the raw Parquet that produces
-   the groups of every cuboid the model declares, with the same measures (the floor for a one-pass
-   build), and checks it yields as many groups as the build wrote rows,
+2. with ``--declared-build``: builds with ``cube-server build --budget 0`` (declared cuboids only; also set as
+   ``[store] budget = 0``) and times it, then times GROUPING SETS over the raw facts for those cuboids,
+3. prints ``cube-server plan`` (the estimated rows of the cuboids it will build), builds the store with the
+   real ``cube-server build`` (a subprocess: wall time, and its peak RSS from ``wait4``; the declared cuboids
+   and the selected ones), reads the cuboids it actually wrote from the store's manifest
+   (``STORE/CURRENT`` → ``versions/<version>/manifest.json``: grain, measures, rows) and times DuckDB
+   ``SELECT … GROUP BY GROUPING SETS ((…), (…), …)`` over the raw Parquet producing the groups of every one of
+   them with the measures it holds: one pass per set of measures (the floor for a build; a pass computes
+   every measure for every set, so cuboids without the exact distinct count do not share a pass with those
+   holding it), checking it yields as many groups as the build wrote rows. A pass may spill to disk all but
+   ``--reserve-disk-gb`` of the free space; one that runs out is reported as not completed,
 4. serves the project with the real ``cube-server serve`` (a subprocess on a free loopback port, waiting
    for ``/ready``),
 5. asks each question over HTTP with httpx and as hand-written SQL directly on DuckDB over the raw Parquet
    in this process: one untimed warm-up each, then ``--repeat`` timed runs, alternating HTTP and SQL so
    both see the same machine noise; "ours" is the HTTP round trip including reading and decoding the JSON
-   (decimals exact), "DuckDB" is executing the SQL and fetching its rows,
+   (decimals exact), "DuckDB" is executing the SQL and fetching its rows; then reads the server's peak RSS
+   (``VmHWM`` of the serving Python process in ``/proc``),
 6. checks that every answer agrees with the SQL (cells with their keys and values, summary, cell count;
-   for the pivot every grid cell, the row, column and grand totals) and prints a Markdown table per suite.
+   for the pivot every grid cell, the row, column and grand totals) and prints a Markdown table per suite,
+7. with ``--refresh`` (telecom): everything above runs on a hard-linked copy of ``--data`` in the temporary
+   directory; then one day is appended and another replaced with ``cube-server refresh``, timed per step and
+   per cuboid (``benchmarks/refresh_benchmark.py``), and the question mix is asked again (one timed run
+   each), its answers checked against SQL over the changed facts.
 
 Suites: ``ssb`` (the 13 queries of ``examples/ssb/queries.py`` with their SQL; data as configured in
 ``examples/ssb/cube-server.toml`` unless ``--ssb-data``) and ``telecom`` (18 questions over ``--rows``
@@ -186,14 +201,14 @@ def rows_of(connection: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, A
 # ---- SSB ----------------------------------------------------------------------------------------
 # the stored measures of the model: the columns the pass reads, and their aggregates
 SSB_INPUTS = ["lo_revenue", "lo_supplycost", "lo_extendedprice", "lo_discount"]
-SSB_MEASURES = [
-    "sum(lo_revenue)",
-    "sum(lo_supplycost)",
-    "sum(lo_extendedprice)",
-    "sum(lo_extendedprice * lo_discount)",
-    "sum(lo_revenue - lo_supplycost)",
-    "count(*)",
-]
+SSB_MEASURES = {  # the model's stored measures, as the pass computes them
+    "revenue": "sum(lo_revenue)",
+    "supplycost": "sum(lo_supplycost)",
+    "extendedprice": "sum(lo_extendedprice)",
+    "discounted_price": "sum(lo_extendedprice * lo_discount)",
+    "profit": "sum(lo_revenue - lo_supplycost)",
+    "record_count": "count(*)",
+}
 # dimension -> hierarchy -> [(level, columns it adds: key, then label when it has one)]
 SSB_LEVELS: dict[str, dict[str, list[tuple[str, list[str]]]]] = {
     "order_date": {
@@ -237,7 +252,12 @@ def ssb_questions(queries: ModuleType, tables: dict[str, str]) -> list[Question]
 
 # ---- telecom ------------------------------------------------------------------------------------
 TELECOM_INPUTS = ["c.revenue AS revenue", "c.call_minutes AS call_minutes", "c.customer_code AS customer_code"]
-TELECOM_MEASURES = ["sum(revenue)", "sum(call_minutes)", "count(*)", "count(DISTINCT customer_code)"]
+TELECOM_MEASURES = {
+    "revenue": "sum(revenue)",
+    "call_minutes": "sum(call_minutes)",
+    "record_count": "count(*)",
+    "subscribers": "count(DISTINCT customer_code)",
+}
 
 
 def _unknown(alias: str, key: str, column: str) -> str:
@@ -544,6 +564,22 @@ def built_grains(manifest: dict[str, Any], cube: str) -> list[Grain]:
     return [[tuple(level) for level in c["grain"]] for c in manifest["cuboids"] if c["cube"] == cube]  # type: ignore[misc]
 
 
+def grain_columns(grain: Grain, levels: dict[str, dict[str, list[tuple[str, list[Any]]]]]) -> list[tuple[str, str]]:
+    """(column name, SQL expression) of every level a grain keeps, from its dimensions' tops down: keys and labels."""
+    columns: list[tuple[str, str]] = []
+    for dimension, hierarchy, level in grain:
+        try:
+            path = levels[dimension][hierarchy]
+            depth = [name for name, _ in path].index(level) + 1
+        except (KeyError, ValueError) as error:
+            raise SetupError(f"the benchmark has no SQL for level {dimension}@{hierarchy}:{level}") from error
+        for _, items in path[:depth]:
+            for item in items:
+                expr, name = item if isinstance(item, tuple) else (item, item)
+                columns.append((name, expr))
+    return list(dict.fromkeys(columns))
+
+
 def grouping_sets_sql(
     grains: list[Grain],
     levels: dict[str, dict[str, list[tuple[str, list[Any]]]]],
@@ -555,19 +591,11 @@ def grouping_sets_sql(
     columns: dict[str, str] = {}  # column name -> expression
     sets = []
     for grain in grains:
-        names: list[str] = []
-        for dimension, hierarchy, level in grain:
-            try:
-                path = levels[dimension][hierarchy]
-                depth = [name for name, _ in path].index(level) + 1
-            except (KeyError, ValueError) as error:
-                raise SetupError(f"the benchmark has no SQL for level {dimension}@{hierarchy}:{level}") from error
-            for _, items in path[:depth]:
-                for item in items:
-                    expr, name = item if isinstance(item, tuple) else (item, item)
-                    columns.setdefault(name, expr)
-                    names.append(name)
-        sets.append("(" + ", ".join(f'"{n}"' for n in dict.fromkeys(names)) + ")")
+        names = []
+        for name, expr in grain_columns(grain, levels):
+            columns.setdefault(name, expr)
+            names.append(name)
+        sets.append("(" + ", ".join(f'"{n}"' for n in names) + ")")
     keys = ", ".join(f'{expr} AS "{name}"' for name, expr in columns.items())
     select = ", ".join(f'"{name}"' for name in columns)
     sql = (
@@ -577,10 +605,24 @@ def grouping_sets_sql(
     return sql, len(sets)
 
 
-def time_grouping_sets(connection: duckdb.DuckDBPyConnection, sql: str) -> tuple[float, int]:
+def time_grouping_sets(
+    connection: duckdb.DuckDBPyConnection, sql: str, spill: Path, reserve_gb: float
+) -> tuple[float, int, str | None]:
+    """(seconds, groups, error): the pass may spill at most the free disk space less ``reserve_gb`` (a shared disk)."""
+    spill.mkdir(parents=True, exist_ok=True)
+    limit_gb = max(1, int(shutil.disk_usage(spill).free / 1e9 - reserve_gb))
+    connection.execute(f"SET temp_directory = {sql_literal(spill)}")
+    connection.execute(f"SET max_temp_directory_size = '{limit_gb}GB'")
     started = time.perf_counter()
-    table = connection.sql(sql).to_arrow_table()
-    return time.perf_counter() - started, table.num_rows
+    try:
+        table = connection.sql(sql).to_arrow_table()
+    except duckdb.Error as error:
+        message = " ".join(str(error).split())[:300]
+        return time.perf_counter() - started, 0, f"{message} (temp space allowed: {limit_gb} GB)"
+    finally:
+        for leftover in spill.glob("*"):
+            leftover.unlink(missing_ok=True)
+    return time.perf_counter() - started, table.num_rows, None
 
 
 @dataclass
@@ -593,9 +635,13 @@ class BuildRun:
     rows: int
     store_bytes: int  # the version directory: apparent size of its files
     store_disk_bytes: int  # and the blocks they take
-    grouping_sets_s: float = float("nan")  # one GROUPING SETS pass over the raw facts, same grains
+    grouping_sets_s: float = float("nan")  # GROUPING SETS passes over the raw facts (one per measure set)
     grouping_sets_groups: int = 0
     sets: int = 0
+    passes: list[tuple[int, list[str], float, int]] = field(default_factory=list)  # sets, measures, s, groups
+    pass_error: str | None = None  # a pass did not complete (e.g. out of temp space)
+    estimated: dict[str, int] = field(default_factory=dict)  # cube-server plan's estimated rows per cuboid
+    built: dict[str, int] = field(default_factory=dict)  # the rows each cuboid got
 
 
 def run_build(project: Path, budget: float | None = None) -> tuple[float, float | None, str, int]:
@@ -605,7 +651,8 @@ def run_build(project: Path, budget: float | None = None) -> tuple[float, float 
         command += ["--budget", f"{budget:g}"]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT)
+        # cwd: where DuckDB would spill (its default temp_directory is .tmp), so beside the project, not in the repo
+        process = subprocess.Popen(command, stdout=out, stderr=err, cwd=project.parent)
         _, status, usage = os.wait4(process.pid, 0)  # the child's own rusage: its peak RSS
         elapsed = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -617,6 +664,22 @@ def run_build(project: Path, budget: float | None = None) -> tuple[float, float 
         raise SetupError(f"{' '.join(command)} failed with exit code {process.returncode}")
     match = re.search(r"cuboid\(s\) in ([0-9.]+) s", stdout)
     return elapsed, float(match.group(1)) if match else None, stdout, int(usage.ru_maxrss)
+
+
+def plan_estimates(project: Path, cube: str) -> dict[str, int]:
+    """``cube-server plan PROJECT``: the estimated rows of every cuboid the build will make, by name."""
+    done = subprocess.run([*cube_server_command(), "plan", str(project)], capture_output=True, text=True,
+                          cwd=project.parent)  # fmt: skip
+    if done.returncode != 0:
+        log(done.stdout + done.stderr)
+        return {}
+    log(done.stdout.rstrip())
+    found = {}
+    for line in done.stdout.splitlines():
+        match = re.match(r"(\S+)\s+(declared|selected)\s+.*?\s([0-9,]+)\s", line + " ")
+        if match:
+            found[match.group(1)] = int(match.group(3).replace(",", ""))
+    return found
 
 
 def tree_bytes(path: Path) -> tuple[int, int]:
@@ -639,23 +702,51 @@ def measured_build(
     cube: str,
     budget: float | None,
     connection: duckdb.DuckDBPyConnection,
-    sql_of: Callable[[list[Grain]], tuple[str, int]],
+    sql_of: Callable[[list[Grain], list[str]], tuple[str, int]],
+    spill: Path,
+    reserve: float,
 ) -> BuildRun:
     """The real build, timed; then ONE GROUPING SETS pass over the raw facts for the grains it actually built."""
     label = "cube-server build" + (f" --budget {budget:g}" if budget is not None else "")
     log(f"[{name}] {label} ...")
-    wall, internal, output, maxrss = run_build(project, budget)
+    config = project / "cube-server.toml"
+    original = config.read_text(encoding="utf-8")
+    if budget is not None:
+        # Also as [store] budget: `cube-server build` has ignored its --budget flag (api/cli.py's _build does
+        # not pass it on), and the check on the built grains below would catch that.
+        config.write_text(original.replace("\n[store]\n", f"\n[store]\nbudget = {budget!r}\n", 1), encoding="utf-8")
+    try:
+        wall, internal, output, maxrss = run_build(project, budget)
+    finally:
+        config.write_text(original, encoding="utf-8")
     log(output.rstrip())
     manifest = store_manifest(store)
     cuboids = [c for c in manifest["cuboids"] if c["cube"] == cube]
     apparent, allocated = tree_bytes(Path(manifest["directory"]))
     run = BuildRun(budget, wall, internal, maxrss, len(cuboids), sum(c["rows"] for c in cuboids), apparent,
                    allocated)  # fmt: skip
-    sql, run.sets = sql_of(built_grains(manifest, cube))
-    log(f"[{name}] {label}: {wall:.1f} s wall, peak RSS {maxrss / 1024:,.0f} MB; one GROUPING SETS pass over the "
-        f"facts ({run.sets} sets) ...")  # fmt: skip
-    run.grouping_sets_s, run.grouping_sets_groups = time_grouping_sets(connection, sql)
-    log(f"[{name}] pass: {run.grouping_sets_s:.1f} s, {run.grouping_sets_groups:,} groups (build wrote {run.rows:,})")
+    run.built = {c["name"]: c["rows"] for c in cuboids}
+    # Cuboids holding the same measures share one pass (a pass computes every measure for every set, and DuckDB
+    # cannot leave the exact distinct count out of some sets): one pass per measure set, as few as possible.
+    by_measures: dict[tuple[str, ...], list[Grain]] = {}
+    for cuboid in cuboids:
+        by_measures.setdefault(tuple(cuboid["measures"]), []).append([tuple(g) for g in cuboid["grain"]])  # type: ignore[misc]
+    run.sets = len(cuboids)
+    log(f"[{name}] {label}: {wall:.1f} s wall, peak RSS {maxrss / 1024:,.0f} MB; {len(by_measures)} GROUPING SETS "
+        f"pass(es) over the facts ({run.sets} sets) ...")  # fmt: skip
+    run.grouping_sets_s = 0.0
+    for measures, grains in by_measures.items():
+        sql, sets = sql_of(grains, list(measures))
+        seconds, groups, error = time_grouping_sets(connection, sql, spill, reserve)
+        run.grouping_sets_s += seconds
+        run.grouping_sets_groups += groups
+        run.passes.append((sets, list(measures), seconds, groups))
+        log(f"[{name}] pass over {sets} sets ({', '.join(measures)}): {seconds:.1f} s, {groups:,} groups"
+            + (f"; FAILED: {error}" if error else ""))  # fmt: skip
+        if error is not None:
+            run.pass_error = error
+            break
+    log(f"[{name}] passes: {run.grouping_sets_s:.1f} s, {run.grouping_sets_groups:,} groups; build {run.rows:,} rows")
     return run
 
 
@@ -672,7 +763,7 @@ class Server:
         command = [*cube_server_command(), "serve", str(project), "--host", "127.0.0.1", "--port", str(self.port),
                    "--log-level", "warning"]  # fmt: skip
         self.log_file = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115
-        self.process = subprocess.Popen(command, stdout=self.log_file, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+        self.process = subprocess.Popen(command, stdout=self.log_file, stderr=subprocess.STDOUT, cwd=workdir, env=env)
 
     def wait_ready(self, timeout_s: float = 300) -> float:
         started = time.perf_counter()
@@ -839,7 +930,7 @@ class Suite:
     levels: dict[str, Any]
     star: str
     inputs: list[str]
-    measures: list[str]
+    measures: dict[str, str]  # stored measure -> its aggregate over the pass's inputs
     facts_sql: str
     fact_files: Callable[[Path], list[Path]]
 
@@ -854,7 +945,7 @@ def run_suite(suite: Suite, args: argparse.Namespace) -> SuiteReport:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     for run in filter(None, (report.declared, report.build)):
-        if run.rows != run.grouping_sets_groups:
+        if run.pass_error is None and run.rows != run.grouping_sets_groups:
             report.notes.append(
                 f"budget {run.budget}: the GROUPING SETS pass produced {run.grouping_sets_groups:,} groups, "
                 f"the build wrote {run.rows:,} rows"
@@ -892,17 +983,21 @@ def _measure(suite: Suite, workdir: Path, args: argparse.Namespace) -> SuiteRepo
     log(f"[{name}] {facts:,} facts in {len(fact_files)} files, {facts_bytes / 1e9:.2f} GB; page cache warmed in "
         f"{warm_page_cache(fact_files):.1f} s")  # fmt: skip
 
-    def sql_of(grains: list[Grain]) -> tuple[str, int]:
-        return grouping_sets_sql(grains, suite.levels, suite.star.format(**tables), suite.inputs, suite.measures)
+    def sql_of(grains: list[Grain], measures: list[str]) -> tuple[str, int]:
+        aggregates = [suite.measures[measure] for measure in measures]
+        return grouping_sets_sql(grains, suite.levels, suite.star.format(**tables), suite.inputs, aggregates)
 
+    passes = (sql_of, workdir / "duckdb-tmp", args.reserve_disk_gb)
     declared = None
     if args.declared_build:
-        declared = measured_build(name, project, store, cube, 0.0, connection, sql_of)
+        declared = measured_build(name, project, store, cube, 0.0, connection, *passes)
         wanted = sorted(map(sorted, declared_grains(suite.source / "model.json", cube)))
         got = sorted(map(sorted, built_grains(store_manifest(store), cube)))
         if wanted != got:
             raise SetupError(f"--budget 0 built other cuboids than the model declares: {got} vs {wanted}")
-    build = measured_build(name, project, store, cube, None, connection, sql_of)
+    estimated = plan_estimates(project, cube)
+    build = measured_build(name, project, store, cube, None, connection, *passes)
+    build.estimated = estimated
     report = SuiteReport(name, facts, facts_bytes, build, declared)
 
     report.cuboids, report.health_ms, report.outcomes, report.server_memory, report.server_cmdline = serve_and_ask(
@@ -1023,9 +1118,25 @@ def print_build(run: BuildRun, facts: int) -> None:
     internal = f" ({run.internal_s:.1f} s inside the build)" if run.internal_s is not None else ""
     print(f"- `{command}` ({what}): {run.cuboids} cuboids, {run.rows:,} rows ({run.rows / facts:.2%} of the facts), "
           f"version directory {run.store_bytes / 1e6:,.1f} MB ({run.store_disk_bytes / 1e6:,.1f} MB on disk); "
-          f"**{run.wall_s:.1f} s** wall{internal}, peak RSS {mb(run.maxrss_kb)}. One DuckDB GROUPING SETS pass "
-          f"over the raw facts with the same {run.sets} grains ({run.grouping_sets_groups:,} groups): "
-          f"**{run.grouping_sets_s:.1f} s**; build / pass = **{run.wall_s / run.grouping_sets_s:.2f}**.")  # fmt: skip
+          f"**{run.wall_s:.1f} s** wall{internal}, peak RSS {mb(run.maxrss_kb)}.")  # fmt: skip
+    passes = "; ".join(f"{sets} sets with {', '.join(measures)}: {seconds:.1f} s, {groups:,} groups"
+                       for sets, measures, seconds, groups in run.passes)  # fmt: skip
+    if run.pass_error is None:
+        print(f"  GROUPING SETS over the raw facts, the same {run.sets} grains, one pass per set of measures "
+              f"({passes}): **{run.grouping_sets_s:.1f} s**; build / passes = "
+              f"**{run.wall_s / run.grouping_sets_s:.2f}**.")  # fmt: skip
+    else:
+        print(f"  GROUPING SETS over the raw facts, the same {run.sets} grains ({passes}): **did not complete**: "
+              f"{run.pass_error}.")  # fmt: skip
+    if run.estimated and run.budget != 0:
+        off = [(name, run.estimated[name], rows) for name, rows in run.built.items() if name in run.estimated]
+        total_estimated = sum(e for _, e, _ in off)
+        print(f"  `cube-server plan` estimated {total_estimated:,} rows for these cuboids; the build wrote "
+              f"{run.rows:,}. The largest:\n")  # fmt: skip
+        print("  | cuboid | estimated rows | built rows | built / estimated |\n  |---|---:|---:|---:|")
+        for name, estimate, rows in sorted(off, key=lambda item: -item[2])[:10]:
+            print(f"  | {name} | {estimate:,} | {rows:,} | {rows / max(estimate, 1):,.1f}× |")
+        print()
 
 
 def print_outcomes(outcomes: list[Outcome], repeat: int) -> list[float]:
@@ -1062,7 +1173,7 @@ def print_report(report: SuiteReport, repeat: int) -> None:
     print("| cuboid | grain | rows | bytes | built from |\n|---|---|---:|---:|---|")
     for c in report.cuboids:
         print(f"| {c['name']} | {', '.join(c['grain'])} | {c['rows']:,} | {c['bytes']:,} | {c['built_from']} |")
-    print("\nBuild against one GROUPING SETS pass over the raw facts producing the groups of the same cuboids:\n")
+    print("\nBuild against GROUPING SETS over the raw facts producing the groups of the same cuboids:\n")
     for run in filter(None, (report.declared, report.build)):
         print_build(run, report.facts)
     print()
@@ -1092,14 +1203,16 @@ def print_targets(report: SuiteReport, ratios: list[float]) -> None:
         median = statistics.median(ratios)
         rows.append(("median speed-up over HTTP vs DuckDB on the raw Parquet ≥ 100×", f"{median:.1f}×", median >= 100))
     build = report.build
-    rows.append(("full build ≤ 1.5× one GROUPING SETS pass (same cuboids)",
-                 f"{build.wall_s:.1f} s / {build.grouping_sets_s:.1f} s = {build.wall_s / build.grouping_sets_s:.2f}×",
-                 build.wall_s <= 1.5 * build.grouping_sets_s))  # fmt: skip
-    if report.declared:
-        run = report.declared
-        rows.append(("(declared only, --budget 0) build ≤ 1.5× its pass",
-                     f"{run.wall_s:.1f} s / {run.grouping_sets_s:.1f} s = {run.wall_s / run.grouping_sets_s:.2f}×",
-                     run.wall_s <= 1.5 * run.grouping_sets_s))  # fmt: skip
+    for target, run in (("full build ≤ 1.5× GROUPING SETS over the facts (same cuboids)", build),
+                        ("(declared only) build ≤ 1.5× its GROUPING SETS pass", report.declared)):  # fmt: skip
+        if run is None:
+            continue
+        if run.pass_error is not None:
+            rows.append((target, f"{run.wall_s:.1f} s; the passes did not complete ({run.pass_error[:100]})", False))
+            continue
+        passes = f"{len(run.passes)} pass{'es' if len(run.passes) > 1 else ''}"
+        ratio = f"{run.wall_s:.1f} s / {run.grouping_sets_s:.1f} s ({passes}) = {run.wall_s / run.grouping_sets_s:.2f}×"
+        rows.append((target, ratio, run.wall_s <= 1.5 * run.grouping_sets_s))
     if report.refresh is not None:
         for run in (report.refresh.append, report.refresh.replace):
             rows.append((f"one-day {run.mode} ≤ 2% of the full build",
@@ -1111,6 +1224,20 @@ def print_targets(report: SuiteReport, ratios: list[float]) -> None:
     print("\n#### Targets\n\n| target | measured | |\n|---|---|---|")
     for target, measured, met in rows:
         print(f"| {target} | {measured} | {'met' if met else '**missed**'} |")
+
+
+def code_state() -> str:
+    """Where the subprocesses import cube_server from, and that checkout's commit and changed files."""
+    found = subprocess.run([sys.executable, "-c", "import cube_server; print(cube_server.__file__)"],
+                           capture_output=True, text=True, cwd=tempfile.gettempdir())  # fmt: skip
+    package = Path(found.stdout.strip() or ".").parent.parent
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=package)
+    if head.returncode != 0:
+        return f"cube_server from {package} (not a git checkout)"
+    status = subprocess.run(["git", "status", "--short"], capture_output=True, text=True, cwd=package)
+    changed = " ".join(line.strip() for line in status.stdout.splitlines())
+    state = f"cube_server from {package}, commit {head.stdout.strip()}"
+    return state + (f"; uncommitted: {changed}" if changed else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1138,6 +1265,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="dataset the appended day comes from (generated there with seed 7 when absent)",
     )
+    parser.add_argument(
+        "--reserve-disk-gb",
+        type=float,
+        default=12.0,
+        help="the GROUPING SETS passes may spill to disk all but this many GB of the free space (default 12)",
+    )
     parser.add_argument("--append-day", default="2025-06-15")
     parser.add_argument("--replace-day", default="2025-06-16")
     args = parser.parse_args(argv)
@@ -1151,6 +1284,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, "
           f"{platform.system()} {platform.release()}; Python {platform.python_version()}, "
           f"DuckDB {duckdb.__version__}, httpx {httpx.__version__}")  # fmt: skip
+    print(f"Code: {code_state()}")
     reports = []
     try:
         if args.suite in ("ssb", "all"):
@@ -1165,6 +1299,7 @@ def main(argv: list[str] | None = None) -> int:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"\nTotal benchmark time {time.perf_counter() - started:.0f} s; peak RSS of this process (the SQL side and "
           f"the GROUPING SETS passes) {mb(peak)}.")  # fmt: skip
+    print(f"Code at the end: {code_state()}")
     failures = [
         (r.name + suffix, o)
         for r in reports
