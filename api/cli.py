@@ -179,7 +179,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     project = _prepare(args.project, args.data_root)
     engine = open_engine(project, settings_from_env(), use_store=False)
-    _build_with_progress(engine, project)
+    _build_with_progress(engine, project, args.budget)
     return 0
 
 
@@ -245,6 +245,16 @@ def _build_with_progress(engine: CubeEngine, project: Project, budget: float | N
     rows = [[c.cube, c.name, f"{c.rows:,}", f"{c.bytes:,}", c.built_from] for c in cuboids]
     print(_table(["cube", "cuboid", "rows", "bytes", "built from"], rows))
     print(f"version {report.manifest.version}: {len(cuboids)} cuboid(s) in {report.elapsed_s:.1f} s")
+    for cube in plan.cubes:
+        built = sum(c.rows for c in report.manifest.cuboids_of(cube.cube))
+        if cube.selection.picked() and built > cube.selection.budget_rows:
+            # The estimates come from a sample and run low for unevenly filled grains: say so, with the numbers.
+            print(
+                f"note: cube {cube.cube}: the cuboids hold {built:,} rows against a budget of "
+                f"{cube.selection.budget_rows:,} (estimated {cube.selection.used_rows:,}); "
+                "a larger [store] sample_rows estimates closer, a smaller budget picks fewer",
+                file=sys.stderr,
+            )
 
 
 def _refresh(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from aggregates.store import CuboidStore
 from api.cli import main
+from cube_models import load_model
 from cube_server.build import build_store
 from cube_server.engine import CubeEngine
 from cube_server.planning import PlanOptions, estimate_rows, plan_store, scale_distinct
@@ -139,6 +140,24 @@ def test_a_planned_build_answers_from_a_selected_cuboid(telecom_project: Project
     expected = facts.aggregate(Query(CUBE, drilldown=drilldown, measures=measures))
     assert expected.meta.source == "facts"
     assert answer.cells == expected.cells and answer.summary == expected.summary
+
+
+def test_the_command_line_builds_within_the_given_budget(
+    telecom_project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = (telecom_project.root / "cube-server.toml").read_text(encoding="utf-8")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "cube-server.toml").write_text(config, encoding="utf-8")
+    assert main(["build", str(project), "--budget", "0"]) == 0
+    store = CuboidStore(project / "store")
+    manifest = store.current()
+    declared = {c.name for c in load_model(telecom_project.model_path).cube(CUBE).cuboids}
+    assert manifest is not None and {c.name for c in manifest.cuboids} == declared
+    assert main(["build", str(project), "--budget", "1.5"]) == 0
+    bigger = store.current()
+    assert bigger is not None and len(bigger.cuboids) > len(manifest.cuboids)
+    assert "selected beside the declared" in capsys.readouterr().err
 
 
 def test_the_command_line_plans(telecom_project: Project, capsys: pytest.CaptureFixture[str]) -> None:
