@@ -609,9 +609,8 @@ def time_grouping_sets(
     connection: duckdb.DuckDBPyConnection, sql: str, spill: Path, reserve_gb: float
 ) -> tuple[float, int, str | None]:
     """(seconds, groups, error): the pass may spill at most the free disk space less ``reserve_gb`` (a shared disk)."""
-    spill.mkdir(parents=True, exist_ok=True)
+    spill.mkdir(parents=True, exist_ok=True)  # the connection's temp_directory (set when it was opened)
     limit_gb = max(1, int(shutil.disk_usage(spill).free / 1e9 - reserve_gb))
-    connection.execute(f"SET temp_directory = {sql_literal(spill)}")
     connection.execute(f"SET max_temp_directory_size = '{limit_gb}GB'")
     started = time.perf_counter()
     try:
@@ -975,7 +974,9 @@ def _measure(suite: Suite, workdir: Path, args: argparse.Namespace) -> SuiteRepo
     project = write_project(suite.source, workdir, data_root)
     store = workdir / "store"
     log(f"[{name}] project {project}, data {data_root}")
-    connection = duckdb.connect()
+    # DuckDB cannot move its temp directory once used: set it (beside the project, not in the repo) at once.
+    (workdir / "duckdb-tmp").mkdir()
+    connection = duckdb.connect(config={"temp_directory": str(workdir / "duckdb-tmp")})
     tables = suite.setup(connection, data_root)
     facts = int(connection.execute(suite.facts_sql.format(**tables)).fetchall()[0][0])
     fact_files = suite.fact_files(data_root)
