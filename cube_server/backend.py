@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,5 +199,62 @@ class DuckDBBackend:
             timer.cancel()
             cursor.close()
 
+    def stream(self, statement: CompiledStatement, deadline: float, batch_rows: int) -> BatchStream:
+        """Run one statement and read its rows in record batches as DuckDB produces them.
+
+        The statement is bound now (a bad statement raises here); its rows are computed while they are
+        read, so a large answer is never held whole. The deadline covers the reading too.
+        """
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise QueryTimeoutError("the query took longer than the configured timeout")
+        with self._lock:
+            cursor = self._connection.cursor()
+        timer = threading.Timer(remaining, cursor.interrupt)
+        timer.start()
+        try:
+            # The relation API streams; a DB-API cursor's arrow reader would fetch every row first.
+            reader = cursor.sql(statement.sql, params=list(statement.parameters)).to_arrow_reader(batch_rows)
+        except duckdb.Error as exc:
+            timer.cancel()
+            cursor.close()
+            raise _query_error(exc, deadline) from exc
+        return BatchStream(reader, cursor, timer, deadline)
+
     def close(self) -> None:
         self._connection.close()
+
+
+def _query_error(exc: Exception, deadline: float) -> Exception:
+    if isinstance(exc, duckdb.InterruptException) or time.monotonic() >= deadline:
+        return QueryTimeoutError("the query took longer than the configured timeout")
+    return BackendError(f"query failed: {exc}")
+
+
+class BatchStream:
+    """The record batches of one running statement; reading them to the end, or :meth:`close`, ends it."""
+
+    def __init__(self, reader: pa.RecordBatchReader, cursor: Any, timer: threading.Timer, deadline: float) -> None:
+        self.schema: pa.Schema = reader.schema
+        self._reader = reader
+        self._cursor = cursor
+        self._timer = timer
+        self._deadline = deadline
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        try:
+            while True:
+                try:
+                    batch = self._reader.read_next_batch()
+                except StopIteration:
+                    return
+                except (pa.ArrowException, OSError, duckdb.Error) as exc:
+                    # An interrupt at the deadline surfaces from the reader as an Arrow I/O error.
+                    raise _query_error(exc, self._deadline) from exc
+                yield batch
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._timer.cancel()
+        self._cursor.close()

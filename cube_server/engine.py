@@ -36,9 +36,9 @@ from cube_server.resolve import (
     cut_paths,
     point_depth,
 )
-from cube_server.result import CellSet, Explanation, Meta, PivotTable, Rows, StatementText
+from cube_server.result import CellSet, Explanation, Meta, PivotTable, Rows, RowStream, StatementText
 from cube_server.routing import candidates_of, needs_of, source_label
-from cube_server.rows import facts_plan, members_plan
+from cube_server.rows import STREAM_BATCH_ROWS, facts_plan, members_plan, open_row_stream
 from cube_server.settings import Settings
 from cube_server.star import STRING_TYPES, Star
 from cube_server.store_view import Snapshot, StoreView
@@ -199,6 +199,20 @@ class CubeEngine:
 
     def facts(self, query: FactsQuery) -> Rows:
         return self._run(self.plan_facts(query))  # type: ignore[no-any-return]
+
+    def stream_members(self, query: MembersQuery, batch_rows: int = STREAM_BATCH_ROWS) -> RowStream:
+        """Members as record batches read while they are sent (for Arrow and CSV answers)."""
+        return self._stream(self.plan_members(query), batch_rows)
+
+    def stream_facts(self, query: FactsQuery, batch_rows: int = STREAM_BATCH_ROWS) -> RowStream:
+        """Fact rows as record batches read while they are sent (for Arrow and CSV answers)."""
+        return self._stream(self.plan_facts(query), batch_rows)
+
+    def _stream(self, plan: Plan, batch_rows: int) -> RowStream:
+        started = time.monotonic()
+        stream = open_row_stream(self.backend, plan, started + self.settings.query_timeout_ms / 1000, batch_rows)
+        stream.meta.elapsed_ms = (time.monotonic() - started) * 1000  # to the first batch
+        return stream
 
     def explain(self, plan: Plan) -> Explanation:
         statements = []

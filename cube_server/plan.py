@@ -19,7 +19,7 @@ from cube_server.errors import InvalidParameterError
 from cube_server.formula import evaluate
 from cube_server.render import CutRenderer, InnerSelect, cut_refs, measure_columns
 from cube_server.resolve import BoundCut, BoundOrder, DrillLevels
-from cube_server.result import Column
+from cube_server.result import Column, Meta, Rows
 from cube_server.star import Star
 
 MERGEABLE = (AggFunc.SUM, AggFunc.COUNT, AggFunc.COUNT_NONEMPTY, AggFunc.MIN, AggFunc.MAX)
@@ -39,6 +39,33 @@ class Plan:
     # every cuboid the router considered, and why it was taken or not
     candidates: list[dict[str, Any]] = field(default_factory=list)
     version: str = ""
+    # paged row plans (members, facts): how their rows are named, so they can also be streamed
+    layout: RowLayout | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RowLayout:
+    """A paged row plan's page and count statements, and the output name of each SQL label, in order."""
+
+    page: str
+    count: str
+    names: tuple[tuple[str, str], ...]  # (SQL label, output name)
+    kind: str
+    meta: Meta
+
+    def columns(self, schema: pa.Schema) -> list[Column]:
+        return [Column(name, self.kind, schema.field(label).type) for label, name in self.names]
+
+    def output_schema(self, schema: pa.Schema) -> pa.Schema:
+        return pa.schema([schema.field(label).with_name(name) for label, name in self.names])
+
+    def rename(self, batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+        return pa.RecordBatch.from_arrays([batch.column(label) for label, _ in self.names], schema=schema)
+
+    def shape(self, tables: dict[str, pa.Table]) -> Rows:
+        table = tables[self.page]
+        rows = [{name: row[label] for label, name in self.names} for row in table.to_pylist()]
+        return Rows(self.columns(table.schema), rows, int(tables[self.count].column(0)[0].as_py()), self.meta)
 
 
 def calculated_type(measure: Measure) -> pa.DataType:

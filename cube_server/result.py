@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,20 @@ class Rows:
 
     columns: list[Column]
     rows: list[dict[str, Any]]
+    total_count: int
+    meta: Meta
+
+
+@dataclass(slots=True)
+class RowStream:
+    """A page of members or facts as record batches, read from the engine while they are sent.
+
+    ``batches`` carry the columns' names and types; the page is never held whole, so it can be read once.
+    """
+
+    columns: list[Column]
+    schema: pa.Schema
+    batches: Iterable[pa.RecordBatch]
     total_count: int
     meta: Meta
 

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
 
 from cube_models.errors import AttributeNotFoundError
+from cube_server.backend import DuckDBBackend, compile_statement
 from cube_server.errors import InvalidParameterError
-from cube_server.plan import Plan
+from cube_server.plan import Plan, RowLayout
 from cube_server.query import FactsQuery, MembersQuery, OrderItem
 from cube_server.render import CutRenderer, cut_refs
 from cube_server.resolve import bind_cuts
-from cube_server.result import Column, Meta, Rows
+from cube_server.result import Meta, RowStream
 from cube_server.star import Star
 
 MAX_SEARCH = 200
+# Rows per record batch of a streamed page: large enough for Arrow to pay off, small enough to hold.
+STREAM_BATCH_ROWS = 65_536
 
 
 def _like_pattern(text: str) -> str:
@@ -68,19 +72,17 @@ def members_plan(star: Star, renderer: CutRenderer, query: MembersQuery, limit: 
     page = sa.select(*distinct.c).order_by(*order).limit(limit).offset(query.offset)
     count = sa.select(sa.func.count().label("n")).select_from(distinct)
 
-    def shape(tables: dict[str, pa.Table]) -> Rows:
-        table = tables["members"]
-        out_columns = [Column(name, "attribute", table.schema.field(f"a{i}").type) for i, (name, _) in enumerate(refs)]
-        rows = [{name: row[f"a{i}"] for i, (name, _) in enumerate(refs)} for row in table.to_pylist()]
-        meta = Meta(
-            cube.name,
-            "facts",
-            version,
-            extra={"dimension": dimension.name, "hierarchy": hierarchy.name, "level": target.name},
-        )
-        return Rows(out_columns, rows, int(tables["count"].column(0)[0].as_py()), meta)
-
-    return Plan("members", cube, [level.ref for level in levels], [], {"count": count, "members": page}, shape)
+    meta = Meta(
+        cube.name,
+        "facts",
+        version,
+        extra={"dimension": dimension.name, "hierarchy": hierarchy.name, "level": target.name},
+    )
+    names = tuple((f"a{i}", name) for i, (name, _) in enumerate(refs))
+    layout = RowLayout("members", "count", names, "attribute", meta)
+    statements = {"count": count, "members": page}
+    grain = [level.ref for level in levels]
+    return Plan("members", cube, grain, [], statements, layout.shape, version=version, layout=layout)
 
 
 def fact_fields(star: Star) -> list[str]:
@@ -95,7 +97,8 @@ def fact_fields(star: Star) -> list[str]:
     return fields
 
 
-def _field_expression(star: Star, name: str) -> sa.ColumnElement[Any]:
+def field_expression(star: Star, name: str) -> sa.ColumnElement[Any]:
+    """The SQL of one fact field: a dimension attribute (``dim.attr``), a fact column or a detail."""
     if "." in name:
         dimension, attribute = name.split(".", 1)
         star.cube.dimension(dimension).attribute(attribute)
@@ -116,7 +119,7 @@ def facts_plan(star: Star, renderer: CutRenderer, query: FactsQuery, limit: int,
     if len(set(fields)) != len(fields):
         raise InvalidParameterError("a field is listed twice")
     labels = {name: f"f{i}" for i, name in enumerate(fields)}
-    columns = [_field_expression(star, name).label(labels[name]) for name in fields]
+    columns = [field_expression(star, name).label(labels[name]) for name in fields]
     bound_cuts = bind_cuts(cube, query.cuts)
     conditions = [renderer.condition(bound) for bound in bound_cuts]
     order = list(query.order) or ([OrderItem(cube.key)] if cube.key else [])
@@ -124,7 +127,7 @@ def facts_plan(star: Star, renderer: CutRenderer, query: FactsQuery, limit: int,
     for item in order:
         if item.ref not in available:
             raise InvalidParameterError(f"cannot order facts by {item.ref!r}", order=item.ref)
-        expression = _field_expression(star, item.ref)
+        expression = field_expression(star, item.ref)
         order_by.append((expression.desc() if item.descending else expression.asc()).nulls_last())
     filters = cut_refs(bound_cuts)
     from_clause = star.from_clause_for(set(fields) | {item.ref for item in order} | filters)
@@ -132,10 +135,36 @@ def facts_plan(star: Star, renderer: CutRenderer, query: FactsQuery, limit: int,
     page = page.limit(limit).offset(query.offset)
     count = sa.select(sa.func.count().label("n")).select_from(star.from_clause_for(filters)).where(*conditions)
 
-    def shape(tables: dict[str, pa.Table]) -> Rows:
-        table = tables["facts"]
-        out_columns = [Column(name, "field", table.schema.field(labels[name]).type) for name in fields]
-        rows = [{name: row[labels[name]] for name in fields} for row in table.to_pylist()]
-        return Rows(out_columns, rows, int(tables["count"].column(0)[0].as_py()), Meta(cube.name, "facts", version))
+    names = tuple((labels[name], name) for name in fields)
+    layout = RowLayout("facts", "count", names, "field", Meta(cube.name, "facts", version))
+    statements = {"count": count, "facts": page}
+    return Plan("facts", cube, [], [], statements, layout.shape, version=version, layout=layout)
 
-    return Plan("facts", cube, [], [], {"count": count, "facts": page}, shape)
+
+def open_row_stream(backend: DuckDBBackend, plan: Plan, deadline: float, batch_rows: int) -> RowStream:
+    """Count the rows, then start the page statement and hand its batches on as DuckDB produces them.
+
+    The first batch is read here, so an error of the query is raised before anything is sent.
+    """
+    layout = plan.layout
+    if layout is None:
+        raise InvalidParameterError(f"{plan.operation} answers cannot be streamed")
+    count = backend.execute(compile_statement(plan.statements[layout.count]), deadline)
+    total = int(count.column(0)[0].as_py())
+    stream = backend.stream(compile_statement(plan.statements[layout.page]), deadline, batch_rows)
+    schema = layout.output_schema(stream.schema)
+    batches = iter(stream)
+    try:
+        first = next(batches, None)
+    except BaseException:
+        stream.close()
+        raise
+
+    def renamed() -> Iterator[pa.RecordBatch]:
+        if first is None:
+            return
+        yield layout.rename(first, schema)
+        for batch in batches:
+            yield layout.rename(batch, schema)
+
+    return RowStream(layout.columns(stream.schema), schema, renamed(), total, layout.meta)

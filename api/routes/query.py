@@ -60,7 +60,7 @@ def dispatch(
             extra = {"rolled_up_from": origin}
         if body.explain:
             return _explain(engine, engine.plan_aggregate(query, operation))
-        return encoding.render_cells(fmt, engine.aggregate(query, operation=operation, extra=extra))
+        return encoding.render_cells(fmt, engine.aggregate(query, operation=operation, extra=extra), operation)
     if operation == "pivot":
         pivot = pivot_query(cube, body)
         if body.explain:
@@ -70,10 +70,14 @@ def dispatch(
         members = members_query(cube, _required(dimension), body)
         if body.explain:
             return _explain(engine, engine.plan_members(members))
+        if fmt != "json":  # streamed from DuckDB batch by batch, never held whole
+            return encoding.stream_response(fmt, engine.stream_members(members), "members", members.dimension)
         return encoding.render_rows(fmt, engine.members(members), "members")
     facts = facts_query(cube, body)
     if body.explain:
         return _explain(engine, engine.plan_facts(facts))
+    if fmt != "json":
+        return encoding.stream_response(fmt, engine.stream_facts(facts), "facts")
     return encoding.render_rows(fmt, engine.facts(facts), "facts")
 
 

@@ -89,7 +89,7 @@ def test_aggregate_csv_matches_json_exactly(client: TestClient) -> None:
     assert {key: meta[key] for key in ("source", "cube", "version")} == {
         key: body["meta"][key] for key in ("source", "cube", "version")
     }
-    assert response.headers["Content-Disposition"] == 'attachment; filename="aggregate.csv"'
+    assert response.headers["Content-Disposition"] == f'attachment; filename="{CUBE}-aggregate.csv"'
     assert_timing_headers(response)
 
 
