@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from cube_models.errors import ConflictError, CubeError, GoneError, InternalError, UserError
+from cube_models.errors import ConflictError, CubeError, GoneError, InternalError, NotFoundError, UserError
 
 
 class CutSyntaxError(UserError):
     code = "invalid_cut"
+
+
+class PathTooLongError(CutSyntaxError):
+    """A cut's path has more elements than its hierarchy has levels."""
+
+
+class HighCardinalityError(UserError):
+    """A drilldown through a high-cardinality level that is neither paged nor cut at that level."""
+
+    code = "high_cardinality"
+
+
+class FactNotFoundError(NotFoundError):
+    code = "fact_not_found"
 
 
 class DrilldownError(UserError):

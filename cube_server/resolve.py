@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cube_models import Cube, Dimension, Hierarchy, Level, Measure
-from cube_server.errors import CutSyntaxError, DrilldownError, InvalidParameterError
+from cube_server.errors import CutSyntaxError, DrilldownError, InvalidParameterError, PathTooLongError
 from cube_server.query import Cut, DrilldownItem, OrderItem, PointCut, SetCut
 
 
@@ -53,7 +53,7 @@ def bind_cuts(cube: Cube, cuts: tuple[Cut, ...]) -> tuple[BoundCut, ...]:
         for path in cut_paths(cut):
             if len(path) > len(levels):
                 names = ", ".join(level.name for level in levels)
-                raise CutSyntaxError(
+                raise PathTooLongError(
                     f"path {list(path)} is longer than hierarchy {hierarchy.name!r} of {dimension.name!r} ({names})",
                     dimension=dimension.name,
                 )
