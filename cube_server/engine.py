@@ -19,11 +19,12 @@ from aggregates.router import route as route_query
 from aggregates.store import CuboidStore
 from cube_models import Cube, Measure, ModelCatalog
 from cube_server.backend import DuckDBBackend, compile_statement
+from cube_server.calculations import CalculationPlan, bind_calculations, with_calculated_measures
 from cube_server.cut_syntax import format_cuts, format_drilldown
 from cube_server.errors import DrilldownError, InvalidParameterError, ResultTooLargeError, VersionUnavailableError
 from cube_server.pivot import shape_pivot
 from cube_server.plan import CellQuery, Plan, summary_from
-from cube_server.query import DrilldownItem, FactsQuery, MembersQuery, PivotQuery, PointCut, Query
+from cube_server.query import Cut, DrilldownItem, FactsQuery, MembersQuery, PivotQuery, PointCut, Query
 from cube_server.query_log import QueryLog
 from cube_server.render import CutRenderer
 from cube_server.resolve import (
@@ -167,6 +168,15 @@ class CubeEngine:
         cell.summary_source_name = source_label(summary_route)
         return cell, route
 
+    def _lookup(
+        self, cube: Cube, snapshot: Snapshot, cuts: tuple[Cut, ...], drilldown: tuple[DrillLevels, ...],
+        names: tuple[str, ...],
+    ) -> tuple[CellQuery, str]:  # fmt: skip
+        """A cell query a calculation needs beside the cells shown, routed like them; and its source's name."""
+        measures, base = bind_measures(cube, names)
+        cell, route = self._cell_query(cube, snapshot, bind_cuts(cube, cuts), drilldown, measures, base)
+        return cell, source_label(route)
+
     def _source(self, cube: Cube, snapshot: Snapshot, route: Route) -> tuple[Any, CutRenderer]:
         source: Any = self._stars[cube.name]
         if route.chosen is not None:
@@ -303,8 +313,10 @@ class CubeEngine:
         cube = self.cube(query.cube)
         bound_cuts = bind_cuts(cube, query.cuts)
         drilldown = bind_drilldown(cube, query.drilldown, bound_cuts)
-        measures, base = bind_measures(cube, query.measures)
-        order = bind_order(cube, query.order, drilldown, measures)
+        calculations = bind_calculations(cube, query.calculations, drilldown)
+        measures, base = bind_measures(cube, with_calculated_measures(query.measures, calculations))
+        # With calculations, cells are ordered and paged after they are computed (CalculationPlan).
+        order = bind_order(cube, () if calculations else query.order, drilldown, measures)
         snapshot = self._snapshot_for(query.version)
         cell, route = self._cell_query(cube, snapshot, bound_cuts, drilldown, measures, base)
         source_name = source_label(route)
@@ -312,7 +324,7 @@ class CubeEngine:
         statements: dict[str, sa.Select[Any]] = {}
         guards = []
         too_many = "more than {limit} cells; add a limit or cut the cube further"
-        unpaged = bool(drilldown) and query.limit is None and query.offset == 0
+        unpaged = bool(drilldown) and ((query.limit is None and query.offset == 0) or bool(calculations))
         if not (unpaged and cell.is_mergeable):
             statements["summary"] = cell.summary()
         if unpaged:
@@ -325,6 +337,14 @@ class CubeEngine:
             statements["cells"] = cell.cells(order, query.limit, query.offset)
             if query.limit is None:
                 guards.append(("count", self.settings.max_cells, too_many))
+        calculated = None
+        if calculations:
+            calculated = CalculationPlan.make(
+                cube, calculations, bound_cuts, drilldown, measures, (query.order, query.limit, query.offset),
+                lambda cuts, drill, names: self._lookup(cube, snapshot, cuts, drill, names),
+            )  # fmt: skip
+            statements.update(calculated.statements(self.settings.max_cells))
+            guards.extend(calculated.guards(self.settings.max_cells))
 
         def shape(tables: dict[str, pa.Table]) -> CellSet:
             cells_table = tables.get("cells")
@@ -334,7 +354,7 @@ class CubeEngine:
                 else cell.measure_output_columns(tables["summary"])
             )
             summary_row = cell.merged_summary(cells_table) if "summary" not in tables else None
-            return CellSet(
+            result = CellSet(
                 columns=columns,
                 cells=cell.shape_cells(cells_table) if cells_table is not None else [],
                 summary=cell.measure_values(summary_row) if summary_row else summary_from(tables["summary"], cell),
@@ -343,6 +363,7 @@ class CubeEngine:
                 measures=[m.name for m in measures],
                 meta=Meta(cube.name, source_name, version, extra=_summary_extra(cell, source_name, tables)),
             )
+            return calculated.apply(result, cell, tables) if calculated is not None else result
 
         grain = _grain(drilldown, bound_cuts)
         return Plan(operation, cube, grain, [m.name for m in measures], statements, shape, source=source_name,

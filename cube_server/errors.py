@@ -31,6 +31,12 @@ class InvalidParameterError(UserError):
     code = "invalid_parameter"
 
 
+class CalculationError(UserError):
+    """An analyst calculation that cannot be parsed, or does not fit the query it is asked of."""
+
+    code = "invalid_calculation"
+
+
 class ResultTooLargeError(UserError):
     code = "result_too_large"
 

@@ -7,6 +7,10 @@ and drilldown grammar parses into and what every edge (HTTP, CLI, JSON body) bui
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cube_server.calculations.syntax import Calculation
 
 PathElement = str | None  # None is the NULL member, written ``__null__``
 Path = tuple[PathElement, ...]
@@ -69,6 +73,8 @@ class Query:
     offset: int = 0
     version: str | None = None
     version: str | None = None  # the store version to read (pinned by a drill sequence); None = current
+    # analyst calculations over the cells (shares, growth, running totals, ranks): cube_server.calculations
+    calculations: tuple[Calculation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
