@@ -57,6 +57,7 @@ ERROR_CODES_BY_STATUS = {
         "unknown_attribute",
         "invalid_cut",
         "invalid_drilldown",
+        "invalid_calculation",
         "invalid_parameter",
         "result_too_large",
         "invalid_refresh",

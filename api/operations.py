@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from api.schemas import QueryBody
+from cube_server.calculations import Calculation, parse_calculations
 from cube_server.cut_syntax import parse_cuts, parse_drilldown
 from cube_server.errors import InvalidParameterError
 from cube_server.query import Cut, DrilldownItem, FactsQuery, MembersQuery, OrderItem, PivotQuery, Query
@@ -21,6 +22,14 @@ def cuts_of(values: str | list[str] | None) -> tuple[Cut, ...]:
     for text in _strings(values):
         cuts.extend(parse_cuts(text))
     return tuple(cuts)
+
+
+def calculations_of(values: str | list[str] | None) -> tuple[Calculation, ...]:
+    """Calculations from ``|``-separated strings, repeated parameters allowed."""
+    calculations: list[Calculation] = []
+    for text in _strings(values):
+        calculations.extend(parse_calculations(text))
+    return tuple(calculations)
 
 
 def drilldown_of(values: str | list[str] | None) -> tuple[DrilldownItem, ...]:
@@ -67,6 +76,7 @@ def cell_query(
     limit: int | None,
     offset: int,
     version: str | None = None,
+    calculations: Iterable[str] | str | None = None,
 ) -> Query:
     return Query(
         cube=cube,
@@ -77,6 +87,7 @@ def cell_query(
         limit=limit,
         offset=offset,
         version=version,
+        calculations=calculations_of(_list(calculations)),
     )
 
 

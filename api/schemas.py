@@ -51,6 +51,12 @@ class CellParams(_Params):
     )
     limit: int | None = Field(None, ge=0, description="page size of cells (default: all cells, up to max_cells)")
     offset: int = Field(0, ge=0)
+    calc: list[str] = Field(
+        [],
+        max_length=32,
+        description="analyst calculations, |-separated or repeated, e.g. growth(revenue, previous)|rank(revenue);"
+        " each adds a column such as revenue__growth_previous (README: Analyst calculations)",
+    )
 
 
 class DrilldownParams(CellParams):
@@ -115,6 +121,7 @@ class QueryBody(BaseModel):
     fields: OneOrMany256 = []
     format: Format | None = None
     version: str | None = Field(None, max_length=100)
+    calculations: OneOrMany64 = Field([], description="aggregate, slice, drilldown, rollup: as GET's calc=")
 
 
 class Meta(BaseModel):
@@ -174,6 +181,7 @@ class ExplainResponse(BaseModel):
 
 class ExplainParams(_Params):
     operation: Operation = "aggregate"
+    calc: list[str] = Field([], max_length=32, description="analyst calculations, as for aggregate")
     cut: list[str] = Field([], max_length=64)
     drilldown: list[str] = Field([], max_length=64)
     measures: list[str] = Field([], max_length=64)

@@ -50,8 +50,9 @@ def dispatch(
     dimension = dimension or body.dimension
     if operation in ("aggregate", "slice", "drilldown", "rollup"):
         query = cell_query(
-            cube, body.cut, body.drilldown, body.measures, body.order, body.limit, body.offset, body.version
-        )
+            cube, body.cut, body.drilldown, body.measures, body.order, body.limit, body.offset, body.version,
+            body.calculations,
+        )  # fmt: skip
         extra = None
         if operation == "drilldown":
             query = engine.drilldown_query(query, _required(dimension), body.depth)
@@ -61,6 +62,10 @@ def dispatch(
         if body.explain:
             return _explain(engine, engine.plan_aggregate(query, operation))
         return encoding.render_cells(fmt, engine.aggregate(query, operation=operation, extra=extra), operation)
+    if body.calculations:
+        raise InvalidParameterError(
+            f"calculations apply to aggregate, slice, drilldown and rollup, not {operation}", operation=operation
+        )
     if operation == "pivot":
         pivot = pivot_query(cube, body)
         if body.explain:
@@ -94,7 +99,15 @@ def _explain(engine: CubeEngine, plan: Plan) -> Response:
 
 
 def _body(operation: str, params: Any, **extra: Any) -> QueryBody:
-    return QueryBody(operation=operation, **params.model_dump(), **extra)  # type: ignore[arg-type]
+    return QueryBody(operation=operation, **_values(params), **extra)  # type: ignore[arg-type]
+
+
+def _values(params: Any) -> dict[str, Any]:
+    """Query-string parameters as body fields: GET's short ``calc`` is the body's ``calculations``."""
+    values: dict[str, Any] = params.model_dump()
+    if "calc" in values:
+        values["calculations"] = values.pop("calc")
+    return values
 
 
 @router.get(
@@ -150,7 +163,7 @@ def facts(cube: str, params: Annotated[FactsParams, Query()], engine: EngineDep,
     responses={200: {"model": ExplainResponse}, **ERRORS},
 )
 def explain(cube: str, params: Annotated[ExplainParams, Query()], engine: EngineDep, request: Request) -> Response:
-    body = QueryBody(explain=True, **params.model_dump())
+    body = QueryBody(explain=True, **_values(params))
     return dispatch(engine, cube, body, request)
 
 
