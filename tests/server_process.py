@@ -1,0 +1,65 @@
+"""A real ``cube-server serve`` process on a free loopback port, for tests that speak real HTTP.
+
+The process runs this checkout's code (``python -m api.cli`` with the repository on ``PYTHONPATH``),
+whatever copy of the package is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+READY_TIMEOUT_S = 60
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(project: Path, log: Path, **settings: str) -> Iterator[str]:
+    """Serve ``project`` with ``CUBE_*`` settings (``max_cells="100"``) until the block ends; yields its URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env |= {f"CUBE_{name.upper()}": value for name, value in settings.items()}
+    command = [sys.executable, "-m", "api.cli", "serve", str(project), "--port", str(port), "--log-level", "warning"]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        try:
+            _wait_until_ready(process, base, log)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    with httpx.Client(timeout=2) as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"cube-server exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+            try:
+                if http.get(f"{base}/ready").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+    pytest.fail(f"cube-server not ready after {READY_TIMEOUT_S} s:\n{log.read_text(errors='replace')}")
