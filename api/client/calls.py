@@ -49,6 +49,8 @@ class Call:
         if self.operation is None or len(urlencode(self.params, doseq=True)) <= MAX_QUERY_STRING:
             return "GET", self.path, self.params, None
         body = {"operation": self.operation, **self.params}
+        if "calc" in body:
+            body["calculations"] = body.pop("calc")  # the JSON body's name for GET's calc=
         if self.dimension is not None:
             body["dimension"] = self.dimension
         return "POST", f"/v1/cubes/{_segment(self.cube or '')}/query", None, body
@@ -74,7 +76,8 @@ class CubeOperations(Generic[TableAnswer, JsonAnswer]):
     - ``drilldown`` (and a pivot's ``rows``/``columns``): ``["time", ("geography", "province")]``.
     - ``measures``/``fields``: a list of names. ``order``: ``["time.month", ("revenue", "desc")]``.
     - ``version``: read this store version (``result.meta.version`` of an earlier answer).
-    - ``calculations``: analyst calculations, passed to the server's ``calc`` parameter as given.
+    - ``calculations`` (aggregate, slice, drilldown, rollup, explain): analyst calculations such as
+      ``"growth(revenue, previous)"``, passed to the server's ``calc`` as given; each adds a column.
     """
 
     def _table(self, call: Call) -> TableAnswer:
@@ -179,7 +182,6 @@ class CubeOperations(Generic[TableAnswer, JsonAnswer]):
         cut: CutArgument = None,
         totals: bool = True,
         version: str | None = None,
-        calculations: Sequence[str] | None = None,
     ) -> TableAnswer:
         """A wide table: the row levels, one ``<column key>:<measure>`` column per column member, totals."""
         params = {
@@ -189,7 +191,6 @@ class CubeOperations(Generic[TableAnswer, JsonAnswer]):
             "cut": cut_parameter(cut),
             "totals": totals,
             "version": version,
-            "calc": list(calculations or []),
         }
         return self._table(_cube_call(cube, "pivot", params))
 

@@ -225,6 +225,19 @@ def test_long_cuts_go_as_a_json_body_with_the_same_answer(cubes: CubeClient) -> 
     assert long.table.equals(short.table) and long.summary == short.summary and len(short) == 4
 
 
+def test_calculations_add_their_columns_like_the_json_api(cubes: CubeClient, http: httpx.Client) -> None:
+    calculations = ["growth(revenue, previous)", "rank(revenue)"]
+    arguments = {"drilldown": [("time", "month")], "measures": ["revenue"], "calculations": calculations}
+    result = cubes.aggregate(CUBE, cut={"time": [2025]}, **arguments)
+    body = get_json(http, "aggregate", cut="time:2025", drilldown="time:month", measures="revenue", calc=calculations)
+    assert result.columns[-2:] == ["revenue__growth_previous", "revenue__rank"]
+    assert result.to_pylist() == body["cells"] and len(result) == 12
+    assert result.meta.extra["calculations"] == body["meta"]["calculations"]
+    decoys = {"geography": Not(AnyOf(*[f"nowhere_{i}" for i in range(600)]))}  # long: sent as a POST body
+    posted = cubes.aggregate(CUBE, cut={"time": [2025], **decoys}, **arguments)
+    assert posted.table.equals(result.table)
+
+
 def test_cubes_and_model(cubes: CubeClient, http: httpx.Client) -> None:
     assert cubes.cubes() == http.get("/v1/cubes").json()
     model = cubes.model(CUBE)

@@ -178,9 +178,11 @@ def test_each_operation_calls_its_route_with_arrow_and_only_the_parameters_given
 def test_calculations_pass_through_as_calc_parameters() -> None:
     names = ["share_of_total(revenue)", "growth(revenue, time, 1)"]
     assert calls.aggregate("sales", calculations=names).params["calc"] == names
-    assert calls.pivot("sales", rows="time", calculations=names).params["calc"] == names
     assert calls.explain("sales", "drilldown", dimension="time", calculations=names).params["calc"] == names
     assert "calc" not in calls.aggregate("sales").params
+    long_cut = {"geography": AnyOf(*[f"province_{i}" for i in range(800)])}
+    method, _, _, body = calls.drilldown("sales", "time", cut=long_cut, calculations=names).as_request()
+    assert method == "POST" and body is not None and body["calculations"] == names and "calc" not in body
 
 
 def test_explain_takes_the_operations_python_arguments() -> None:
