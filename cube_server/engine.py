@@ -341,7 +341,7 @@ class CubeEngine:
         if calculations:
             calculated = CalculationPlan.make(
                 cube, calculations, bound_cuts, drilldown, measures, (query.order, query.limit, query.offset),
-                lambda cuts, drill, names: self._lookup(cube, snapshot, cuts, drill, names),
+                lambda cuts, drill, names: self._lookup(cube, snapshot, cuts, drill, names), self._types[cube.name],
             )  # fmt: skip
             statements.update(calculated.statements(self.settings.max_cells))
             guards.extend(calculated.guards(self.settings.max_cells))

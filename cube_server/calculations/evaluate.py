@@ -63,6 +63,13 @@ class CellRows:
         empty = {m.name: empty_value(m.function, types[m.name]) for m in cell.base}
         return cls(cell.shape_cells(table), bases, empty)
 
+    @classmethod
+    def concatenated(cls, parts: list[CellRows]) -> CellRows:
+        """The cells of several lookups of the same drilldown and measures (over separate ranges)."""
+        return cls(
+            [c for part in parts for c in part.shaped], [b for part in parts for b in part.bases], parts[0].empty
+        )
+
 
 def key_of(cell: dict[str, Any], drilldown: tuple[DrillLevels, ...]) -> tuple[Any, ...]:
     return tuple(cell[level.ref] for drill in drilldown for level in drill.levels)

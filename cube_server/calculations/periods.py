@@ -203,6 +203,29 @@ class PeriodScheme:
     def has_quarters(self) -> bool:
         return self.grain in ("quarter", "month", *UNITS_PER_DAY)
 
+    def parts_of(self, ordinal: int) -> dict[str, Any]:
+        """The calendar parts of an ordinal (year, quarter, month, date, hour, ...), as far as its grain has them."""
+        grain = self.grain
+        if grain in YEAR_ROLES:
+            return {grain: ordinal}
+        if grain == "quarter":
+            return {"year": ordinal // 4, "quarter": ordinal % 4 + 1}
+        if grain == "month":
+            year, month = divmod(ordinal, 12)
+            return {"year": year, "quarter": month // 3 + 1, "month": month + 1}
+        if grain == "isoweek":
+            year, week, _ = _week_monday(ordinal).isocalendar()
+            return {"isoyear": year, "isoweek": week}
+        units = UNITS_PER_DAY[grain]
+        day, within = divmod(ordinal, units)
+        when = date.fromordinal(day)
+        iso = when.isocalendar()
+        parts = {"year": when.year, "quarter": (when.month - 1) // 3 + 1, "month": when.month, "day": when.day}
+        parts |= {"date": when, "isoyear": iso[0], "isoweek": iso[1]}
+        seconds = within * (86400 // units)
+        parts |= {"hour": seconds // 3600, "minute": seconds // 60 % 60, "second": seconds % 60}
+        return parts
+
     def path_of(self, ordinal: int) -> tuple[Any, ...]:
         """A readable spelling of an ordinal (year and period numbers, or a date), for messages and tests."""
         grain = self.grain

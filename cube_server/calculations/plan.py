@@ -17,7 +17,7 @@ from cube_models import Cube, Measure
 from cube_server.calculations.arithmetic import fit, ratio_type, same_kind_type
 from cube_server.calculations.bind import BoundCalculation
 from cube_server.calculations.evaluate import CellRows, Evaluator
-from cube_server.calculations.lookups import CellLookup, Lookups, plan_lookups
+from cube_server.calculations.lookups import CellLookup, Lookup, Lookups, plan_lookups
 from cube_server.calculations.syntax import Comparison, MovingAverage, PeriodComparison, Rank, Share, TopN
 from cube_server.errors import InvalidParameterError
 from cube_server.plan import CellQuery
@@ -45,10 +45,12 @@ class CalculationPlan:
         measures: tuple[Measure, ...],
         page: tuple[tuple[OrderItem, ...], int | None, int],
         lookup: CellLookup,
+        key_types: dict[str, str],
     ) -> CalculationPlan:
+        """``key_types``: each attribute's SQL type (a reference range is spelled in the keys' types)."""
         order, limit, offset = page
         keys = _order_keys(order, drilldown, measures, calculations)
-        return cls(cube, calculations, plan_lookups(calculations, cuts, lookup), keys, limit, offset)
+        return cls(cube, calculations, plan_lookups(calculations, cuts, lookup, key_types), keys, limit, offset)
 
     def statements(self, max_cells: int) -> dict[str, sa.Select[Any]]:
         return self.lookups.statements(max_cells)
@@ -61,11 +63,15 @@ class CalculationPlan:
         rows = CellRows.read(main, tables["cells"])
         rows.shaped = result.cells  # the same cells, in the same order: the columns are added to them
 
-        def read(lookup: Any) -> CellRows | None:
-            return None if lookup is None else CellRows.read(lookup.cell, tables[lookup.statement])
+        def read(lookups: list[Lookup] | None) -> CellRows | None:
+            if lookups is None:
+                return None
+            return CellRows.concatenated([CellRows.read(lookup.cell, tables[lookup.statement]) for lookup in lookups])
 
-        references = {dimension: read(lookup) for dimension, lookup in self.lookups.references.items()}
-        parents = {dimension: read(lookup) for dimension, lookup in self.lookups.parents.items()}
+        references = {dimension: read(lookups) for dimension, lookups in self.lookups.references.items()}
+        parents = {
+            dimension: read(None if lookup is None else [lookup]) for dimension, lookup in self.lookups.parents.items()
+        }
         evaluator = Evaluator(self.cube, rows, result.summary, references, parents)
         types = {column.name: column.arrow_type for column in result.columns}
         for calc in self.calculations:

@@ -31,6 +31,7 @@ from cube_server.calculations import (
 )
 from cube_server.calculations.evaluate import CellRows, Evaluator
 from cube_server.calculations.periods import PeriodScheme, UndecodablePeriodError
+from cube_server.calculations.spans import spell_path
 from cube_server.calculations.syntax import MAX_PERIODS, MAX_TOP
 from cube_server.cut_syntax import parse_drilldown
 from cube_server.engine import CubeEngine
@@ -234,3 +235,29 @@ def test_share_of_a_zero_or_null_total_is_null(engine: CubeEngine) -> None:
         Decimal("-0.333333"),
         None,
     ]
+
+
+# ---- spelling reference ranges in the cut's own style -------------------------------------------------
+@pytest.mark.parametrize(
+    ("scheme", "example", "shift", "spelled"),
+    [
+        (PeriodScheme("quarter", ("year", "quarter")), ("1997", "Q1"), -1, ("1996", "Q4")),  # FoodMart text
+        (PeriodScheme("month", ("year", "month")), ("1994", "199401"), -1, ("1993", "199312")),  # SSB yyyymm
+        (PeriodScheme("day", ("year", "month", "day")), ("1994", "199403", "19940301"), -1,
+         ("1994", "199402", "19940228")),
+        (PeriodScheme("month", ("year", "quarter", "month")), ("2025", "1", "03"), -2, ("2025", "1", "01")),  # padded
+        (PeriodScheme("day", ("year", "quarter", "month", "day")), ("1997", "Q1", "1", "1997-01-01"), -1,
+         ("1996", "Q4", "12", "1996-12-31")),
+        (PeriodScheme("isoweek", ("isoyear", "isoweek")), ("2021", "1"), -1, ("2020", "53")),
+    ],
+)  # fmt: skip
+def test_reference_bounds_are_spelled_as_the_cut_spells_its_periods(
+    scheme: PeriodScheme, example: tuple[str, ...], shift: int, spelled: tuple[str, ...]
+) -> None:
+    assert spell_path(scheme, scheme.ordinal(example) + shift, example) == spelled
+    assert spell_path(scheme, scheme.ordinal(example), example) == example
+
+
+def test_periods_that_cannot_be_spelled_give_none() -> None:
+    weekly = PeriodScheme("day", ("year", "week", "day"))  # FoodMart's own week numbers have no calendar rule
+    assert spell_path(weekly, date(1997, 1, 3).toordinal(), ("1997", "2", "1997-01-03")) is None

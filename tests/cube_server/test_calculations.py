@@ -46,7 +46,7 @@ def oracle(telecom_data: Path) -> Iterator[duckdb.DuckDBPyConnection]:
             CASE WHEN g.geography_code IS NULL THEN 'unknown' ELSE g.scope END AS scope,
             CASE WHEN g.geography_code IS NULL THEN 'unknown' ELSE g.region END AS region,
             CASE WHEN g.geography_code IS NULL THEN 'unknown' ELSE g.province END AS province,
-            f.revenue, f.call_minutes, f.customer_code
+            date_trunc('hour', f.charged_at) AS hour_start, f.revenue, f.call_minutes, f.customer_code
         FROM read_parquet('{telecom_data}/facts/*.parquet') AS f
         LEFT JOIN read_parquet('{telecom_data}/product.parquet') AS p ON f.product_code = p.product_code
         LEFT JOIN read_parquet('{telecom_data}/geography.parquet') AS g ON f.geography_code = g.geography_code
@@ -135,7 +135,8 @@ def test_period_calculations_reach_outside_the_cut(engine: CubeEngine, oracle: d
     expected = rows(oracle, f"SELECT *, line AS member FROM ({sql}) WHERE y = 2025 AND m <= 3")
     check_monthly(result.cells, expected, "product.line")
     assert len(result.cells) >= 9 and result.total_cell_count == len(result.cells)
-    assert result.meta.extra["lookups"] == {"reference:time": "facts"}
+    # the previous quarter and the shown one, apart from last year's quarters (with a quarter of margin)
+    assert result.meta.extra["lookups"] == {"reference:time:1": "facts", "reference:time:2": "facts"}
     january = by_key(result.cells, "time.month", "product.line")[(1, "data_services")]
     assert january["revenue__ytd"] == january["revenue"]  # the year starts with the first month shown
 
@@ -338,20 +339,76 @@ def test_unknown_order_reference_is_an_error(engine: CubeEngine) -> None:
         ask(engine, "time:2025", "time:month", "revenue", "ytd(revenue)", order=(OrderItem("nonsense"),))
 
 
-def test_explain_shows_the_reference_lookup_with_its_widened_years(engine: CubeEngine) -> None:
+def explained(engine: CubeEngine, cut: str, drilldown: str, calculations: str) -> dict[str, Any]:
     query = Query(
-        CUBE,
-        parse_cuts("time:2025,1"),
-        parse_drilldown("time:month|geography:region"),
-        ("revenue",),
-        calculations=parse_calculations("growth(revenue, last_year)|share(revenue, parent)"),
+        CUBE, parse_cuts(cut), parse_drilldown(drilldown), ("revenue",), calculations=parse_calculations(calculations)
     )
-    explanation = engine.explain(engine.plan_aggregate(query))
-    statements = {s.name: s for s in explanation.statements}
-    assert {"cells", "reference:time", "parent:geography"} <= set(statements)
-    # the reference reads 2024 and 2025 whole; the cells read Q1 2025 only
-    assert {2024, 2025} <= set(statements["reference:time"].parameters)
-    assert 2024 not in statements["cells"].parameters
+    return {s.name: s for s in engine.explain(engine.plan_aggregate(query)).statements}
+
+
+def holds(parameters: tuple[Any, ...], run: tuple[Any, ...]) -> bool:
+    """Whether the statement's parameters hold ``run`` in a row (a range's bounds, level by level)."""
+    return any(parameters[i : i + len(run)] == run for i in range(len(parameters) - len(run) + 1))
+
+
+def test_explain_shows_the_lookups_and_the_periods_they_read(engine: CubeEngine) -> None:
+    statements = explained(engine, "time:2025,1", "time:month|geography:region", "growth(revenue, last_year)")
+    assert set(statements) == {"cells", "reference:time"}
+    # Q1 2025 is shown; a year before, with a quarter of margin either side: Q4 2023 to Q2 2024
+    assert holds(statements["reference:time"].parameters, (2023, 2023, 4, 2024, 2024, 2))
+    assert 2025 not in statements["reference:time"].parameters
+    statements = explained(engine, "time:2025,1", "time:month|geography:region", "share(revenue, parent)")
+    assert set(statements) == {"cells", "parent:geography"}
+
+
+@pytest.mark.parametrize(
+    ("cut", "drilldown", "calculations", "bounds", "absent"),
+    [
+        # one day by hour: from the day before (hour 0's previous hour is 23:00 the day before) to the day
+        ("time:2025,2,5,10", "time:hour", "change(revenue, previous)", (2025, 2025, 2, 2, 5, 5, 9, 2025), ()),
+        # a year's months: from January for the year-to-date, so the cut's own year
+        ("time:2025", "time:month", "ytd(revenue)", (2025, 2025), (2024,)),
+        # moving average of 40 days over May: 40 days reach back into March, two months before May
+        ("time:2025,2,5", "time:day", "moving_avg(revenue, 40)", (2025, 2025, 1, 1, 3, 2025, 2025, 2, 2, 5), ()),
+        # a cut on the weekly hierarchy bounds no calendar year: every period is read
+        ("time@weekly:2025,1", "time:month", "change(revenue, previous)", (), (2024, 2025)),
+        # a range with an open end: whole years, from the year before its first
+        ("time:2025,2-", "time:month", "change(revenue, previous)", (2024,), (2025,)),
+    ],
+)
+def test_reference_ranges_are_as_narrow_as_the_cut(
+    engine: CubeEngine, cut: str, drilldown: str, calculations: str, bounds: tuple[Any, ...], absent: tuple[Any, ...]
+) -> None:
+    parameters = explained(engine, cut, drilldown, calculations)["reference:time"].parameters
+    assert holds(parameters, bounds)
+    assert not set(absent) & set(parameters)
+
+
+def test_hourly_calculations_over_one_day(engine: CubeEngine, oracle: duckdb.DuckDBPyConnection) -> None:
+    result = ask(
+        engine, "time:2025,2,5,10", "time:hour", "revenue", "change(revenue, previous)|growth(revenue, last_year)"
+    )
+    expected = rows(
+        oracle,
+        """
+        WITH hourly AS (SELECT hour_start, sum(revenue) AS revenue FROM star GROUP BY ALL),
+        dense AS (
+            SELECT moment AS hour_start, coalesce(hourly.revenue, 0) AS revenue
+            FROM generate_series(TIMESTAMP '2024-01-01', TIMESTAMP '2025-12-31 23:00', INTERVAL 1 HOUR) AS hours(moment)
+            LEFT JOIN hourly ON hourly.hour_start = moment
+        )
+        SELECT hour(hour_start) AS h, revenue, LAG(revenue) OVER (ORDER BY hour_start) AS previous,
+            (SELECT revenue FROM dense AS d WHERE d.hour_start = w.hour_start - INTERVAL 1 YEAR) AS last_year
+        FROM dense AS w QUALIFY CAST(hour_start AS DATE) = DATE '2025-05-10'
+        """,
+    )
+    hours = {(row["h"],): row for row in expected}
+    assert len(result.cells) >= 12 and set(by_key(result.cells, "time.hour")) <= set(hours)
+    for cell in result.cells:
+        row = hours[(cell["time.hour"],)]
+        assert cell["revenue"] == row["revenue"]
+        assert cell["revenue__change_previous"] == row["revenue"] - row["previous"]
+        assert cell["revenue__growth_last_year"] == expected_ratio(row["revenue"] - row["last_year"], row["last_year"])
 
 
 def test_measures_a_calculation_reads_are_added(engine: CubeEngine) -> None:
@@ -362,9 +419,9 @@ def test_measures_a_calculation_reads_are_added(engine: CubeEngine) -> None:
 
 
 def test_reference_lookups_are_guarded_by_max_cells(make_engine: Any) -> None:
-    small = make_engine(max_cells=40)
-    assert len(ask(small, "time:2025,1", "time:month|product:line", "revenue", "").cells) <= 40
-    with pytest.raises(ResultTooLargeError):  # the reference holds 2024 and 2025: 8 quarters' worth of months
+    small = make_engine(max_cells=12)
+    assert len(ask(small, "time:2025,1", "time:month|product:line", "revenue", "").cells) <= 12
+    with pytest.raises(ResultTooLargeError):  # the reference holds Q4 2024 and Q1 2025: 6 months of 3 lines or more
         ask(small, "time:2025,1", "time:month|product:line", "revenue", "growth(revenue, previous)")
 
 
