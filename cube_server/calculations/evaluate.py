@@ -55,13 +55,14 @@ class CellRows:
     empty: Bases  # the base values of a cell with no facts
 
     @classmethod
-    def read(cls, cell: CellQuery, table: pa.Table) -> CellRows:
+    def read(cls, cell: CellQuery, table: pa.Table, shaped: list[dict[str, Any]] | None = None) -> CellRows:
+        """The cells of ``table`` (``shaped``: the same cells, already shaped by ``cell``)."""
         rows = table.to_pylist()
         names = [m.name for m in cell.base]
         bases = [{name: row[f"v{i}"] for i, name in enumerate(names)} for row in rows]
         types = {name: table.schema.field(f"v{i}").type for i, name in enumerate(names)}
         empty = {m.name: empty_value(m.function, types[m.name]) for m in cell.base}
-        return cls(cell.shape_cells(table), bases, empty)
+        return cls(cell.shape_cells(table) if shaped is None else shaped, bases, empty)
 
     @classmethod
     def concatenated(cls, parts: list[CellRows]) -> CellRows:

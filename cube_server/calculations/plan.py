@@ -60,8 +60,7 @@ class CalculationPlan:
 
     def apply(self, result: CellSet, main: CellQuery, tables: dict[str, pa.Table]) -> CellSet:
         """Add each calculation's column to every cell, keep the top/bottom N, then order and page."""
-        rows = CellRows.read(main, tables["cells"])
-        rows.shaped = result.cells  # the same cells, in the same order: the columns are added to them
+        rows = CellRows.read(main, tables["cells"], result.cells)  # the columns are added to these cells
 
         def read(lookups: list[Lookup] | None) -> CellRows | None:
             if lookups is None:
