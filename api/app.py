@@ -26,7 +26,7 @@ from api.errors import (
     unexpected_error_handler,
     validation_error_handler,
 )
-from api.routes import admin, cubes, health, query
+from api.routes import admin, cubes, health, query, reports
 from cube_models.errors import CubeError
 from cube_server.engine import CubeEngine
 from cube_server.project import Project
@@ -71,6 +71,7 @@ def create_app(
     app.include_router(cubes.router)
     app.include_router(query.router)
     app.include_router(admin.router)
+    app.include_router(reports.router)
     app.middleware("http")(_guard_request)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

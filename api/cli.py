@@ -1,4 +1,7 @@
-"""The ``cube-server`` command line: demo, serve, build, plan, refresh, generate, validate, query, explain, schema."""
+"""The ``cube-server`` command line.
+
+Commands: demo, serve, build, plan, refresh, generate, validate, query, explain, report, schema.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from typing import Any
 from aggregates.store import CuboidStore
 from api.config import settings_from_env
 from api.operations import cuts_of, drilldown_of, names_of, order_of
+from api.report_files import FORMATS as REPORT_FORMATS
+from api.report_files import write_report
 from cube_models import ModelError, validate_model
 from cube_models.errors import CubeError
 from cube_models.json_schema import model_json_schema
@@ -25,6 +30,7 @@ from cube_server.project import CONFIG_NAME, Project, ensure_data, load_project,
 from cube_server.query import Query
 from cube_server.query_log import NAME as QUERY_LOG
 from cube_server.refresh import append_facts, replace_facts
+from cube_server.reports import find_report, load_reports, parse_period, run_report
 
 DEFAULT_PROJECT = Path("examples/telecom")
 
@@ -111,6 +117,16 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--limit", type=int, default=None)
         command.add_argument("--offset", type=int, default=0)
         command.set_defaults(handler=handler)
+
+    report = commands.add_parser("report", help="run a project's named report for a month or a year into a file")
+    report.add_argument("project", type=Path)
+    report.add_argument("name", nargs="?", help="the report (omit it to list the project's reports)")
+    report.add_argument("period", nargs="?", help="2025-06 (a month) or 2025 (a year), as the report asks")
+    _data_root_option(report)
+    report.add_argument("--format", choices=sorted(REPORT_FORMATS), default="xlsx")
+    report.add_argument("--query", default=None, help="only this query of the report")
+    report.add_argument("--out", type=Path, default=None, help="a file, or a directory (default: the current one)")
+    report.set_defaults(handler=_report)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of model files")
     schema.set_defaults(handler=lambda args: print(json.dumps(model_json_schema(), indent=2)) or 0)
@@ -349,6 +365,28 @@ def _explain(args: argparse.Namespace) -> int:
     print(f"source: {explanation.source}\ngrain: {', '.join(explanation.grain) or '(all)'}")
     for statement in explanation.statements:
         print(f"\n-- {statement.name}\n{statement.sql}\n-- parameters: {list(statement.parameters)}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    project = _prepare(args.project, args.data_root)
+    reports = load_reports(project.reports_dir)
+    if args.name is None:
+        for report in reports.values():
+            queries = ", ".join(query.name for query in report.queries)
+            print(f"{report.name}  ({report.period}; {report.cube})  {report.title}\n    queries: {queries}")
+        return 0 if reports else 1
+    report = find_report(reports, args.name)
+    if args.period is None:
+        example = "2025-06" if report.period == "month" else "2025"
+        raise ValueError(f"report {report.name!r} needs a period: a {report.period}, such as {example}")
+    run = run_report(open_engine(project, settings_from_env()), report, parse_period(args.period))
+    written = write_report(run, args.format, args.query)
+    out: Path = args.out or Path.cwd()
+    path = out / written.name if out.is_dir() else out
+    path.write_bytes(written.content)
+    rows = ", ".join(f"{sheet.query.name} {len(sheet.cells.cells):,} rows" for sheet in run.sheets)
+    print(f"wrote {path} ({len(written.content):,} bytes; store version {run.version}; {rows})")
     return 0
 
 

@@ -57,6 +57,12 @@ class ProjectError(InternalError):
     code = "invalid_project"
 
 
+class ReportError(ProjectError):
+    """A report definition (``reports/*.json`` of a project) is malformed or does not fit its cube."""
+
+    code = "invalid_report"
+
+
 class RefreshError(UserError):
     """A refresh cannot be done with what it was given (a file that does not fit, an empty range)."""
 

@@ -14,6 +14,7 @@ Example::
     max_dimensions = 3      # ... of grains with at most this many dimensions (asked-for grains always count)
     max_cuboids = 32        # ... at most this many beside the declared ones
     sample_rows = 250_000   # size estimates read a deterministic sample of about this many fact rows
+    # reports = "reports"   # top level, before [data]: report definitions, reports/*.json by default
     [tables]
     charges = "facts/*.parquet"
     sales = { path = "sales.csv", format = "csv", types = { amount = "DECIMAL(10,4)" }, key = "sale_id" }
@@ -75,6 +76,7 @@ class Project:
     data_root: Path
     store_dir: Path
     plan_options: PlanOptions = PlanOptions()
+    reports_dir: Path | None = None  # report definitions (``reports/*.json``), when the project has any
 
     def table_files(self) -> dict[str, list[Path]]:
         files = {}
@@ -135,7 +137,11 @@ def load_project(root: Path, data_root: Path | None = None) -> Project:
     store = config.get("store") if isinstance(config.get("store"), dict) else {}
     store_dir = (root / str(store.get("directory", "store"))).resolve()
     options = _plan_options(store, config_path)
-    return Project(root.resolve(), (root / model).resolve(), specs, spec, resolved_root, store_dir, options)
+    reports = config.get("reports", "reports")
+    if not isinstance(reports, str):
+        raise ProjectError(f'{config_path}: reports = "directory" (default "reports")')
+    model_path, reports_dir = (root / model).resolve(), (root / reports).resolve()
+    return Project(root.resolve(), model_path, specs, spec, resolved_root, store_dir, options, reports_dir)
 
 
 def _plan_options(store: dict[str, Any], config_path: Path) -> PlanOptions:
