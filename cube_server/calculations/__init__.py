@@ -4,9 +4,12 @@ Shares of the total and of the parent, period-over-period change and growth (pre
 period last year), running totals (year- and quarter-to-date), ranks and top/bottom N within a parent,
 and moving averages. Ask for them with ``Query(calculations=parse_calculations("growth(revenue, previous)"))``
 and ``CubeEngine.aggregate``: each becomes a column of kind ``"calculation"`` named like
-``revenue__growth_previous``. The grammar is in :mod:`~cube_server.calculations.syntax`, the lookups
-beside the cells shown in :mod:`~cube_server.calculations.lookups`, the semantics in
-:mod:`~cube_server.calculations.evaluate` and the rounding in :mod:`~cube_server.calculations.arithmetic`.
+``revenue__growth_previous``. The grammar is in :mod:`~cube_server.calculations.syntax`, the binding to a
+query in :mod:`~cube_server.calculations.bind`, the lookups beside the cells shown in
+:mod:`~cube_server.calculations.lookups` (the periods they read in :mod:`~cube_server.calculations.spans`,
+period arithmetic in :mod:`~cube_server.calculations.periods`), the semantics in
+:mod:`~cube_server.calculations.evaluate`, the rounding in :mod:`~cube_server.calculations.arithmetic`, and
+order and paging in :mod:`~cube_server.calculations.plan`.
 """
 
 from __future__ import annotations
