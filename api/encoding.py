@@ -153,6 +153,7 @@ def arrow_chunks(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterat
     for batch in batches:
         writer.write_batch(batch)
         yield _drain(sink)
+    # Written only after the last batch: a stream that fails midway lacks it, which a careful reader detects.
     writer.close()
     yield _drain(sink)
 
