@@ -27,6 +27,8 @@ from api.errors import (
     validation_error_handler,
 )
 from api.routes import admin, cubes, health, query, reports
+from api.slicer import routes as slicer
+from api.slicer.cors import slicer_cors
 from cube_models.errors import CubeError
 from cube_server.engine import CubeEngine
 from cube_server.project import Project
@@ -72,6 +74,8 @@ def create_app(
     app.include_router(query.router)
     app.include_router(admin.router)
     app.include_router(reports.router)
+    app.include_router(slicer.router)
+    app.middleware("http")(slicer_cors)
     app.middleware("http")(_guard_request)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from cube_server.errors import CutSyntaxError, DrilldownError
+from cube_server.errors import CutSyntaxError, DrilldownSyntaxError
 from cube_server.query import Cut, DrilldownItem, Path, PointCut, RangeCut, SetCut
 
 NULL_ELEMENT = "__null__"
@@ -147,12 +147,12 @@ def parse_drilldown(text: str | None) -> tuple[DrilldownItem, ...]:
     if not text:
         return ()
     if len(text) > MAX_CUT_STRING:
-        raise DrilldownError(f"drilldown longer than {MAX_CUT_STRING} characters")
+        raise DrilldownSyntaxError(f"drilldown longer than {MAX_CUT_STRING} characters")
     items = []
     for piece in text.split("|"):
         match = _DRILLDOWN.fullmatch(piece.strip())
         if match is None:
-            raise DrilldownError(
+            raise DrilldownSyntaxError(
                 f"wrong drilldown item {piece!r}: expected dimension[@hierarchy][:level]", drilldown=piece
             )
         items.append(DrilldownItem(match.group(1), match.group(2), match.group(3)))

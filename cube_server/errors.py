@@ -27,6 +27,10 @@ class DrilldownError(UserError):
     code = "invalid_drilldown"
 
 
+class DrilldownSyntaxError(DrilldownError):
+    """A drilldown string that does not read as ``dimension[@hierarchy][:level]`` items."""
+
+
 class InvalidParameterError(UserError):
     code = "invalid_parameter"
 

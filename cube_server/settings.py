@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def _setting(default: Any, description: str) -> Any:
@@ -31,6 +32,21 @@ class Settings:
         600, "A store version switched away from stays readable this many seconds (for requests pinning it)."
     )
     admin: bool = _setting(False, "Enable POST /v1/admin/refresh (append or replace facts, rebuild over HTTP).")
+    timezone: str = _setting("UTC", "Time zone of the calendar that relative time cuts (time:lastmonth) count in.")
+    first_weekday: int = _setting(0, "First day of the week for relative time cuts (0 = Monday ... 6 = Sunday).")
+    slicer_cors_origins: str = _setting(
+        "", "Origins a browser may call the Slicer-compatible API from: '*', or a comma-separated list (empty: none)."
+    )
+    slicer_json_record_limit: int = _setting(
+        1000,
+        "Slicer-compatible API: most rows of a JSON array (cells, facts, members), up to max_page_size; CSV and "
+        "JSON lines have none.",
+    )
+    slicer_bare_flat_refs: bool = _setting(
+        True,
+        "Slicer-compatible API: a flat dimension with one attribute is referred to by its bare name (year), as in "
+        "Cubes 1.1; false gives year.year, as in Cubes' later versions.",
+    )
 
     def __post_init__(self) -> None:
         for name in ("query_timeout_ms", "max_cells", "default_page_size", "max_page_size"):
@@ -38,6 +54,14 @@ class Settings:
                 raise ValueError(f"setting {name} must be positive")
         if self.default_page_size > self.max_page_size:
             raise ValueError("default_page_size cannot exceed max_page_size")
+        if self.slicer_json_record_limit < 1:
+            raise ValueError("setting slicer_json_record_limit must be positive")
+        if not 0 <= self.first_weekday <= 6:
+            raise ValueError("first_weekday must be between 0 (Monday) and 6 (Sunday)")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {self.timezone!r}") from exc
 
     @classmethod
     def descriptions(cls) -> dict[str, str]:
