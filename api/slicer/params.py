@@ -6,9 +6,12 @@ Parameters may repeat (``cut=a&cut=b`` is ``a|b``); paging is 0-based and applie
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
+from fastapi import Request
 
 from api.operations import drilldown_of as parse_drilldown_params
 from api.operations import names_of, order_of
@@ -91,16 +94,23 @@ def record_limit(settings: Settings) -> int:
     return min(settings.slicer_json_record_limit, settings.max_page_size)
 
 
-def now_in(settings: Settings) -> datetime:
-    """The calendar's wall-clock time (naive), which relative time cuts count from."""
+def now_of(request: Request, settings: Settings) -> datetime:
+    """The calendar's wall-clock time (naive), which relative time cuts count from.
+
+    A callable in ``app.state.slicer_clock`` replaces the system clock (tests pin the date with it).
+    """
+    clock: Callable[[], datetime] | None = getattr(request.app.state, "slicer_clock", None)
+    if clock is not None:
+        return clock()
     return datetime.now(ZoneInfo(settings.timezone)).replace(tzinfo=None)
 
 
-def cuts_of(cube: Cube, texts: list[str], settings: Settings, now: datetime | None = None) -> tuple[Cut, ...]:
+def cuts_of(cube: Cube, texts: list[str], settings: Settings, now: datetime) -> tuple[Cut, ...]:
+    """Cut strings (repeated ``cut=`` are AND-ed), relative time resolved against ``now``."""
     cuts: list[Cut] = []
     for text in texts:
         cuts.extend(parse_cuts(text))
-    return resolve_relative_cuts(cube, tuple(cuts), now or now_in(settings), settings.first_weekday)
+    return resolve_relative_cuts(cube, tuple(cuts), now, settings.first_weekday)
 
 
 def drilldown_of(texts: list[str]) -> tuple[DrilldownItem, ...]:
@@ -116,7 +126,10 @@ def measures_filter(cube: Cube, texts: list[str]) -> tuple[str, ...]:
     wanted = set(names_of(texts))
     for name in wanted:
         cube.fact_column(name)  # an unknown measure is an error
-    return tuple(m.name for m in cube.measures if m.column in wanted)
+    aggregates = tuple(m.name for m in cube.measures if m.column in wanted)
+    if wanted and not aggregates:
+        raise InvalidParameterError(f"no aggregate of cube {cube.name!r} is over {', '.join(sorted(wanted))}")
+    return aggregates
 
 
 def aggregate_order_of(refs: WireRefs, texts: list[str]) -> tuple[OrderItem, ...]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from api.slicer.aggregate import AggregateRequest, run_aggregate
@@ -24,7 +25,6 @@ from api.slicer.params import (
     drilldown_of,
     fact_order_of,
     fields_of,
-    now_in,
     paging_of,
 )
 from api.slicer.refs import WireRefs
@@ -45,6 +45,7 @@ class ReportContext:
     cube: Cube
     refs: WireRefs
     record_limit: int
+    now: datetime  # relative time cuts count from it
 
 
 def run_report(context: ReportContext, body: Any, url_cuts: tuple[Cut, ...]) -> dict[str, Any]:
@@ -59,7 +60,7 @@ def run_report(context: ReportContext, body: Any, url_cuts: tuple[Cut, ...]) -> 
             raise InvalidParameterError("a report's 'cell' must be a list of cut objects")
         settings = context.engine.settings
         cuts = tuple(cut_from_object(item) for item in body["cell"])
-        cuts = resolve_relative_cuts(context.cube, cuts, now_in(settings), settings.first_weekday)
+        cuts = resolve_relative_cuts(context.cube, cuts, context.now, settings.first_weekday)
     results: dict[str, Any] = {}
     for name, spec in queries.items():
         if not isinstance(spec, dict):
@@ -106,7 +107,7 @@ def _aggregate(context: ReportContext, spec: dict[str, Any], cuts: tuple[Cut, ..
         aggregates_of(_texts(spec.get("aggregates"), "aggregates")),
         aggregate_order_of(refs, _order_texts(spec.get("order"))),
         paging_of(spec.get("page"), spec.get("page_size")),
-        cuts_of(context.cube, _texts(spec.get("split"), "split"), settings),
+        cuts_of(context.cube, _texts(spec.get("split"), "split"), settings, context.now),
     )
     return run_aggregate(context.engine, request, refs, context.record_limit).body
 

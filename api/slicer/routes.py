@@ -33,6 +33,7 @@ from api.slicer.params import (
     header_of,
     is_true,
     measures_filter,
+    now_of,
     paging_of,
     record_limit,
 )
@@ -103,14 +104,15 @@ def aggregate(cube: str, request: Request, engine: EngineDep) -> Response:
     fmt = format_of(params.get("format"), LISTING_FORMATS)
     settings = engine.settings
     aggregates = aggregates_of(params.getlist("aggregates")) or measures_filter(model, params.getlist("measures"))
+    now = now_of(request, settings)
     query = AggregateRequest(
         model.name,
-        cuts_of(model, params.getlist("cut"), settings),
+        cuts_of(model, params.getlist("cut"), settings, now),
         drilldown_of(params.getlist("drilldown")),
         aggregates,
         aggregate_order_of(refs, params.getlist("order")),
         paging_of(params.get("page"), params.get("pagesize")),
-        cuts_of(model, params.getlist("split"), settings),
+        cuts_of(model, params.getlist("split"), settings, now),
     )
     if fmt == "json":
         answer = run_aggregate(engine, query, refs, record_limit(settings))
@@ -144,7 +146,7 @@ def facts(cube: str, request: Request, engine: EngineDep) -> Response:
     answer = run_facts(
         engine,
         model.name,
-        cuts_of(model, params.getlist("cut"), settings),
+        cuts_of(model, params.getlist("cut"), settings, now_of(request, settings)),
         fields_of(refs, params.getlist("fields")),
         fact_order_of(refs, params.getlist("order")),
         paging_of(params.get("page"), params.get("pagesize")),
@@ -176,7 +178,7 @@ def members(cube: str, dimension: str, request: Request, engine: EngineDep) -> R
         params.get("hierarchy") or None,
         depth,
         level,
-        cuts_of(model, params.getlist("cut"), settings),
+        cuts_of(model, params.getlist("cut"), settings, now_of(request, settings)),
         paging_of(params.get("page"), params.get("pagesize")),
     )
     limit = record_limit(settings) if fmt == "json" else settings.max_page_size
@@ -190,7 +192,8 @@ def members(cube: str, dimension: str, request: Request, engine: EngineDep) -> R
 def cell(cube: str, request: Request, engine: EngineDep) -> Response:
     model = engine.cube(cube)
     refs = _refs(engine, model)
-    bound = bind_cuts(model, cuts_of(model, request.query_params.getlist("cut"), engine.settings))
+    cuts = cuts_of(model, request.query_params.getlist("cut"), engine.settings, now_of(request, engine.settings))
+    bound = bind_cuts(model, cuts)
     body = {"cube": model.name, "cuts": [cut_with_details(engine, model.name, each, refs) for each in bound]}
     return json_answer(body, _pretty(request))
 
@@ -220,6 +223,7 @@ async def _report_request(cube: str, request: Request, engine: CubeEngine) -> Re
 def _report(engine: CubeEngine, cube: str, body: Any, request: Request) -> Response:
     model = engine.cube(cube)
     settings = engine.settings
-    context = ReportContext(engine, model, _refs(engine, model), record_limit(settings))
-    result = run_report(context, body, cuts_of(model, request.query_params.getlist("cut"), settings))
+    now = now_of(request, settings)
+    context = ReportContext(engine, model, _refs(engine, model), record_limit(settings), now)
+    result = run_report(context, body, cuts_of(model, request.query_params.getlist("cut"), settings, now))
     return json_answer(result, _pretty(request))
