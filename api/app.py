@@ -21,8 +21,8 @@ from starlette.responses import Response
 
 from api.errors import (
     cube_error_handler,
-    envelope,
     http_error_handler,
+    refusal,
     unexpected_error_handler,
     validation_error_handler,
 )
@@ -112,10 +112,10 @@ def _load(app: FastAPI, loader: EngineLoader) -> None:
 async def _guard_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     request.state.request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
     if len(str(request.url)) > MAX_URL_LENGTH:
-        return envelope(request, 414, "url_too_long", f"the URL is longer than {MAX_URL_LENGTH} characters")
+        return refusal(request, 414, "url_too_long", f"the URL is longer than {MAX_URL_LENGTH} characters")
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-        return envelope(request, 413, "body_too_large", f"the request body is larger than {MAX_BODY_BYTES} bytes")
+        return refusal(request, 413, "body_too_large", f"the request body is larger than {MAX_BODY_BYTES} bytes")
     response = await call_next(request)
     response.headers["X-Request-ID"] = request.state.request_id
     return response

@@ -157,6 +157,13 @@ def flat_error(
     )
 
 
+def refusal(request: Request, status: int, code: str, message: str) -> Response:
+    """A request refused before routing (too long, too large): the envelope, or Cubes' flat ``request`` error."""
+    if is_slicer(request):
+        return flat_error(request, status, "request", message)
+    return envelope(request, status, code, message)
+
+
 def _slicer_internal_error(request: Request) -> Response:
     return flat_error(request, 500, "internal_server_error", "Internal server error", {"hint": SLICER_INTERNAL_HINT})
 

@@ -78,6 +78,14 @@ def test_unknown_routes_and_methods_answer_json(hello: TestClient) -> None:
     assert_flat_error(hello.post(f"{BASE}/aggregate"), 405, "method_not_allowed")
 
 
+def test_refused_requests_are_flat_too(hello: TestClient) -> None:
+    error = assert_flat_error(hello.get(f"{BASE}/aggregate", params={"cut": "x" * 17_000}), 414, "request")
+    assert "longer than" in error["message"]
+    big = hello.post(f"{BASE}/report", content=b"{" + b" " * 1_000_001 + b"}")
+    assert_flat_error(big, 413, "request")
+    assert_error(hello.get("/v1/cubes", params={"cut": "x" * 17_000}), 414, "url_too_long")
+
+
 def test_v1_keeps_its_envelope(hello: TestClient) -> None:
     assert_error(hello.get("/v1/cubes/nosuch"), 404, "cube_not_found")
     assert_error(
