@@ -218,9 +218,28 @@ class CubeEngine:
         """Fact rows as record batches read while they are sent (for Arrow and CSV answers)."""
         return self._stream(self.plan_facts(query), batch_rows)
 
-    def _stream(self, plan: Plan, batch_rows: int) -> RowStream:
+    def export_members(self, query: MembersQuery, batch_rows: int = STREAM_BATCH_ROWS) -> RowStream:
+        """Every member from ``query.offset`` on (``limit`` None: no page cap), streamed for file exports."""
+        self._check_page(None, query.offset)
+        star, renderer = self._star(query.cube)
+        plan = members_plan(star, renderer, query, query.limit, self._facts_read_version(query.version))
+        return self._stream(plan, batch_rows, self.settings.export_timeout_ms)
+
+    def export_facts(self, query: FactsQuery, batch_rows: int = STREAM_BATCH_ROWS) -> RowStream:
+        """Every fact row from ``query.offset`` on (``limit`` None: no page cap), streamed for file exports.
+
+        One statement for the whole export: paging through it with OFFSET would re-read every earlier row
+        for each page. Its deadline is ``export_timeout_ms``, as a large export takes longer than a query.
+        """
+        self._check_page(None, query.offset)
+        star, renderer = self._star(query.cube)
+        plan = facts_plan(star, renderer, query, query.limit, self._facts_read_version(query.version))
+        return self._stream(plan, batch_rows, self.settings.export_timeout_ms)
+
+    def _stream(self, plan: Plan, batch_rows: int, timeout_ms: int | None = None) -> RowStream:
         started = time.monotonic()
-        stream = open_row_stream(self.backend, plan, started + self.settings.query_timeout_ms / 1000, batch_rows)
+        deadline = started + (timeout_ms or self.settings.query_timeout_ms) / 1000
+        stream = open_row_stream(self.backend, plan, deadline, batch_rows)
         stream.meta.elapsed_ms = (time.monotonic() - started) * 1000  # to the first batch
         return stream
 

@@ -28,7 +28,7 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def members_plan(star: Star, renderer: CutRenderer, query: MembersQuery, limit: int, version: str) -> Plan:
+def members_plan(star: Star, renderer: CutRenderer, query: MembersQuery, limit: int | None, version: str) -> Plan:
     cube = star.cube
     dimension = cube.dimension(query.dimension)
     hierarchy = dimension.hierarchy(query.hierarchy)
@@ -109,7 +109,7 @@ def field_expression(star: Star, name: str) -> sa.ColumnElement[Any]:
     return star.fact_value(name)
 
 
-def facts_plan(star: Star, renderer: CutRenderer, query: FactsQuery, limit: int, version: str) -> Plan:
+def facts_plan(star: Star, renderer: CutRenderer, query: FactsQuery, limit: int | None, version: str) -> Plan:
     cube = star.cube
     available = fact_fields(star)
     fields = list(query.fields) or available

@@ -19,6 +19,9 @@ class Settings:
     )
     default_page_size: int = _setting(100, "Page size of members and facts when no limit is given.")
     max_page_size: int = _setting(10_000, "Largest limit a caller may ask for.")
+    export_timeout_ms: int = _setting(
+        600_000, "Interrupt a whole-listing export (Slicer CSV / JSON lines of facts or members) after this long."
+    )
     cuboid_memory_rows: int = _setting(
         5_000_000, "Cuboids of the serving version are held in memory, smallest first, up to this many rows in all."
     )
@@ -49,7 +52,7 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
-        for name in ("query_timeout_ms", "max_cells", "default_page_size", "max_page_size"):
+        for name in ("query_timeout_ms", "export_timeout_ms", "max_cells", "default_page_size", "max_page_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"setting {name} must be positive")
         if self.default_page_size > self.max_page_size:

@@ -128,12 +128,11 @@ def _header(kind: str, names: list[str], labels: list[str]) -> list[str] | None:
     return {"labels": labels, "names": names, "none": None}[kind]
 
 
-def _listing(fmt: str, params: QueryParams, answer: RowsAnswer, name: str, engine: CubeEngine) -> Response:
-    page_size = engine.settings.max_page_size
+def _listing(fmt: str, params: QueryParams, answer: RowsAnswer, name: str) -> Response:
     if fmt == "json_lines":
-        return json_lines_answer(answer.all_rows(page_size), name)
+        return json_lines_answer(answer.all_rows(), name)
     header = _header(header_of(params.get("header")), answer.columns, answer.labels)
-    return csv_answer(answer.columns, header, answer.all_rows(page_size), name)
+    return csv_answer(answer.columns, header, answer.all_rows(), name)
 
 
 @router.get("/cube/{cube}/facts", summary="The facts of a cell (drill-through)", responses=ERRORS)
@@ -155,7 +154,7 @@ def facts(cube: str, request: Request, engine: EngineDep) -> Response:
     )
     if fmt == "json":
         return json_answer(answer.first, _pretty(request))
-    return _listing(fmt, params, answer, "facts", engine)
+    return _listing(fmt, params, answer, "facts")
 
 
 @router.get("/cube/{cube}/fact/{fact_id}", summary="One fact by its key", responses=ERRORS)
@@ -185,7 +184,7 @@ def members(cube: str, dimension: str, request: Request, engine: EngineDep) -> R
     head, answer = run_members(engine, query, refs, limit)
     if fmt == "json":
         return json_answer({**head, "data": answer.first}, _pretty(request))
-    return _listing(fmt, params, answer, "members", engine)
+    return _listing(fmt, params, answer, "members")
 
 
 @router.get("/cube/{cube}/cell", summary="The cuts of a cell, with the members they name", responses=ERRORS)

@@ -1,12 +1,13 @@
 """Facts and members as Cubes' row arrays: ``/facts``, ``/fact/{id}`` and ``/members/{dimension}``.
 
-JSON arrays stop at the record limit; CSV and JSON lines exports read every row, page by page (each
-page one engine query), so an export is never held whole in memory.
+JSON arrays stop at the record limit; CSV and JSON lines exports read the first page, then every
+following row from one streamed engine statement (record batches as DuckDB produces them), so an
+export is never held whole in memory and never re-reads earlier rows page after page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +18,9 @@ from cube_server.engine import CubeEngine
 from cube_server.errors import DrilldownError
 from cube_server.fact_lookup import get_fact
 from cube_server.query import Cut, FactsQuery, MembersQuery, OrderItem
-from cube_server.result import Rows
+from cube_server.result import Rows, RowStream
 
-PageReader = Callable[[int, int], list[dict[str, Any]]]
+RestReader = Callable[[int, int | None], Iterator[dict[str, Any]]]  # (offset, rows or None for all) -> rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,18 +30,20 @@ class RowsAnswer:
     first: list[dict[str, Any]]  # the rows of the first page read
     start: int  # the offset of the first row
     end: int  # the offset after the last row of the listing (the page's end, or every row)
-    read_page: PageReader  # (limit, offset) -> rows, for exports
+    read_rest: RestReader  # the rows after the first page, streamed, for exports
+    paged: bool = False  # a page was asked for: the listing ends at ``end``
 
-    def all_rows(self, page_size: int) -> Iterator[dict[str, Any]]:
-        """Every row of the listing: the first page, then the following ones, ``page_size`` rows at a time."""
+    def all_rows(self) -> Iterator[dict[str, Any]]:
+        """Every row of the listing: the first page, then the rest in one stream."""
         yield from self.first
         offset = self.start + len(self.first)
-        while self.first and offset < self.end:
-            rows = self.read_page(min(page_size, self.end - offset), offset)
-            if not rows:
-                return
-            yield from rows
-            offset += len(rows)
+        if self.first and offset < self.end:
+            yield from self.read_rest(offset, self.end - offset if self.paged else None)
+
+
+def _stream_rows(stream: RowStream) -> Iterator[dict[str, Any]]:
+    for batch in stream.batches:
+        yield from batch.to_pylist()
 
 
 def _window(paging: Paging, limit: int) -> tuple[int, int, int | None]:
@@ -98,16 +101,21 @@ def run_facts(
     first = read(page_limit, offset)
     columns = [refs.fact_field(name) for name in names]
 
-    def shape(result: Rows) -> list[dict[str, Any]]:
-        return [{refs.fact_field(name): row[name] for name in names} for row in result.rows]
+    def shape(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        return ({refs.fact_field(name): row[name] for name in names} for row in rows)
+
+    def rest(at: int, rows: int | None) -> Iterator[dict[str, Any]]:
+        stream = engine.export_facts(FactsQuery(cube.name, cuts, tuple(names), order, rows, at))
+        return shape(_stream_rows(stream))
 
     return RowsAnswer(
         columns,
         [fact_label(cube, refs, column) for column in columns],
-        shape(first),
+        list(shape(first.rows)),
         offset,
         _end(first.total_count, end),
-        lambda size, at: shape(read(size, at)),
+        rest,
+        end is not None,
     )
 
 
@@ -162,17 +170,22 @@ def run_members(
     columns = member_columns(shown, refs)
     first = read(page_limit, offset)
 
-    def shape(result: Rows) -> list[dict[str, Any]]:
-        return [{wire: row[column] for column, wire in columns} for row in result.rows]
+    def shape(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        return ({wire: row[column] for column, wire in columns} for row in rows)
+
+    def rest(at: int, rows: int | None) -> Iterator[dict[str, Any]]:
+        query = MembersQuery(cube.name, dimension.name, shown[-1].name, hierarchy.name, request.cuts, None, rows, at)
+        return shape(_stream_rows(engine.export_members(query)))
 
     head = {"dimension": dimension.name, "hierarchy": hierarchy.name, "depth": depth}
     answer = RowsAnswer(
         [wire for _, wire in columns],
         [_member_label(refs, wire) for _, wire in columns],
-        shape(first),
+        list(shape(first.rows)),
         offset,
         _end(first.total_count, end),
-        lambda size, at: shape(read(size, at)),
+        rest,
+        end is not None,
     )
     return head, answer
 
