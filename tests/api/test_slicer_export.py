@@ -38,7 +38,9 @@ def test_csv_export_of_facts_streams_every_row(make_client: Callable[..., TestCl
     assert [int(row["__fact_key__"]) for row in rows] == expected
 
 
-def test_json_lines_export_of_a_page_stops_at_the_page(make_client: Callable[..., TestClient], telecom_data: Path) -> None:
+def test_json_lines_export_of_a_page_stops_at_the_page(
+    make_client: Callable[..., TestClient], telecom_data: Path
+) -> None:
     client = make_client(max_page_size=500, default_page_size=100, slicer_json_record_limit=100)
     # page 2 of 1,200 rows: rows 2,400 to 3,599 of the cell, more than the page cap
     response = client.get(
