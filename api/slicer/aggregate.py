@@ -13,6 +13,7 @@ from typing import Any
 from api.slicer.cells import cut_object
 from api.slicer.params import Paging
 from api.slicer.refs import WireRefs
+from cube_server.calculations.syntax import Calculation
 from cube_server.cardinality import check_low_cardinality
 from cube_server.engine import CubeEngine
 from cube_server.errors import InvalidParameterError
@@ -32,6 +33,7 @@ class AggregateRequest:
     order: tuple[OrderItem, ...] = ()  # in the engine's names
     paging: Paging = Paging()
     split: tuple[Cut, ...] = ()
+    calculations: tuple[Calculation, ...] = ()  # our extension: ``calc=``, as on /v1
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,25 +54,33 @@ def run_aggregate(
     # The implicit levels (a dimension without a level) are fixed by the request's own cuts, before a split
     # adds its cut.
     drilldown = tuple(DrilldownItem(d.dimension.name, d.hierarchy.name, d.level.name) for d in drills)
-    query = Query(cube.name, request.cuts, drilldown, request.aggregates, request.order)
+    query = Query(
+        cube.name, request.cuts, drilldown, request.aggregates, request.order, calculations=request.calculations
+    )
+    if request.split and request.calculations:
+        raise InvalidParameterError("calc cannot be combined with split")
     attributes = [wire for drill in drills for level in drill.levels for _, wire in refs.level_columns(level)]
+    calculated: list[str] = []
     if request.split:
         cells, total, summary, names, levels = _split(engine, query, request, drills, refs, record_limit)
     else:
         limit, offset = request.paging.window(record_limit)
         result = engine.aggregate(replace(query, limit=limit, offset=offset))
-        cells = [_row(cell, drills, refs, result.measures) for cell in result.cells]
+        calculated = [column.name for column in result.columns if column.kind == "calculation"]
+        cells = [_row(cell, drills, refs, [*result.measures, *calculated]) for cell in result.cells]
         total, summary, names, levels = result.total_cell_count, result.summary, result.measures, result.levels
     body: dict[str, Any] = {"summary": summary, "remainder": {}, "cells": cells}
     if drills or request.split:
         body["total_cell_count"] = total
     body["aggregates"] = names
+    if calculated:
+        body["calculations"] = calculated  # our extension: the calc= columns, after the aggregates in each cell
     body["cell"] = [cut_object(each) for each in bound]
     if drills or request.split:
         body["levels"] = levels
     body["attributes"] = attributes
     body["has_split"] = bool(request.split)
-    columns = [*attributes, *([SPLIT] if request.split else []), *names]
+    columns = [*attributes, *([SPLIT] if request.split else []), *names, *calculated]
     labels = [_label(column, refs, engine, cube.name) for column in columns]
     return AggregateAnswer(body, columns, labels)
 
@@ -79,7 +89,10 @@ def _label(column: str, refs: WireRefs, engine: CubeEngine, cube: str) -> str:
     if column == SPLIT:
         return SPLIT_LABEL
     attribute = refs.attribute(column)
-    return attribute.label if attribute is not None else engine.cube(cube).measure(column).label
+    if attribute is not None:
+        return attribute.label
+    model = engine.cube(cube)
+    return model.measure(column).label if column in {m.name for m in model.measures} else column
 
 
 def _row(

@@ -41,6 +41,7 @@ from api.slicer.refs import WireRefs
 from api.slicer.report import ReportContext, run_report
 from api.slicer.rows import MembersRequest, RowsAnswer, fact_body, run_facts, run_members
 from cube_models import Cube
+from cube_server.calculations.syntax import parse_calculations
 from cube_server.engine import CubeEngine
 from cube_server.errors import InvalidParameterError
 from cube_server.resolve import bind_cuts
@@ -113,6 +114,7 @@ def aggregate(cube: str, request: Request, engine: EngineDep) -> Response:
         aggregate_order_of(refs, params.getlist("order")),
         paging_of(params.get("page"), params.get("pagesize")),
         cuts_of(model, params.getlist("split"), settings, now),
+        tuple(spec for text in params.getlist("calc") for spec in parse_calculations(text)),
     )
     if fmt == "json":
         answer = run_aggregate(engine, query, refs, record_limit(settings))
