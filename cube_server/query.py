@@ -71,7 +71,6 @@ class Query:
     order: tuple[OrderItem, ...] = ()
     limit: int | None = None
     offset: int = 0
-    version: str | None = None
     version: str | None = None  # the store version to read (pinned by a drill sequence); None = current
     # analyst calculations over the cells (shares, growth, running totals, ranks): cube_server.calculations
     calculations: tuple[Calculation, ...] = ()
