@@ -26,6 +26,7 @@ from api.errors import (
     unexpected_error_handler,
     validation_error_handler,
 )
+from api.explorer.site import mount_explorer
 from api.routes import admin, cubes, health, query, reports
 from api.slicer import routes as slicer
 from api.slicer.cors import slicer_cors
@@ -75,6 +76,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(reports.router)
     app.include_router(slicer.router)
+    mount_explorer(app)
     app.middleware("http")(slicer_cors)
     app.middleware("http")(_guard_request)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
