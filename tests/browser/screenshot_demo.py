@@ -26,7 +26,7 @@ def main(base: str, target: str) -> None:
         page = browser.new_page(viewport={"width": 1600, "height": 860}, locale="en-US", device_scale_factor=1)
         page.goto(base.rstrip("/") + VIEW)
         page.wait_for_function("document.body.dataset.state === 'ready'", timeout=60_000)
-        page.wait_for_timeout(800)  # the chart's short animation
+        page.locator('#chart-box[data-drawn="true"]').wait_for()  # the chart's short animation is over
         page.screenshot(path=target)
         browser.close()
     print(f"wrote {target}")

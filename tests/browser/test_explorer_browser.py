@@ -179,9 +179,18 @@ def test_build_drill_filter_and_roll_up_match_the_api(page: Any, base_url: str, 
     # Clear the default layout from the keyboard, then build province × quarter: drag and drop for rows,
     # a keyboard-reachable button for columns.
     for name in ("Remove Scope from rows", "Remove Year from columns"):
-        act(page, lambda name=name: (page.get_by_role("button", name=name).focus(), page.keyboard.press("Enter")))
+        act(
+            page,
+            lambda name=name: (page.get_by_role("button", name=name, exact=True).focus(), page.keyboard.press("Enter")),
+        )
     act(page, lambda: page.drag_and_drop('li.level[data-ref="geography:province"]', "#rows-axis"))
-    act(page, lambda: (page.get_by_role("button", name="Put Quarter on columns").focus(), page.keyboard.press("Enter")))
+    act(
+        page,
+        lambda: (
+            page.get_by_role("button", name="Put Quarter on columns", exact=True).focus(),
+            page.keyboard.press("Enter"),
+        ),
+    )
     act(page, lambda: page.get_by_role("checkbox", name="Subscribers").check())
     assert "rows=geography:province" in page.url and "columns=time:quarter" in page.url
     table = read_table(page)
@@ -196,7 +205,7 @@ def test_build_drill_filter_and_roll_up_match_the_api(page: Any, base_url: str, 
     shot(page, artefacts, "1-province-by-quarter")
 
     # Drill into Guangdong: its cities, the breadcrumb names it.
-    act(page, lambda: page.get_by_role("button", name="Drill into Guangdong").click())
+    act(page, lambda: page.get_by_role("button", name="Drill into Guangdong", exact=True).click())
     assert "drill=geography:domestic,asia,cn,south_china,gd" in page.url
     assert "Guangdong" in page.locator("#breadcrumbs").inner_text()
     drilled = read_table(page)
@@ -208,7 +217,7 @@ def test_build_drill_filter_and_roll_up_match_the_api(page: Any, base_url: str, 
     shot(page, artefacts, "2-drilled-into-guangdong")
 
     # Filter a product line: members searched in the dialog.
-    page.get_by_role("button", name="Filter by Line").click()
+    page.get_by_role("button", name="Filter by Line", exact=True).click()
     page.fill("#filter-search", "data")
     page.locator("#filter-options label", has_text="Data Services").wait_for(timeout=WAIT_MS)
     page.locator("#filter-options label", has_text="Data Services").locator("input").check()
@@ -238,7 +247,7 @@ def test_build_drill_filter_and_roll_up_match_the_api(page: Any, base_url: str, 
     assert read_table(page) == filtered
 
     # Roll up with the breadcrumb: provinces again, the product filter kept.
-    act(page, lambda: page.get_by_role("button", name="Roll up Geography to all").click())
+    act(page, lambda: page.get_by_role("button", name="Roll up Geography to all", exact=True).click())
     assert "drill=" not in page.url
     rolled = api(base_url, "pivot", rows="geography:province", columns="time:quarter", measures="revenue,subscribers",
                  cut="product:data_services")  # fmt: skip
@@ -260,7 +269,7 @@ def test_build_drill_filter_and_roll_up_match_the_api(page: Any, base_url: str, 
     assert workbook.status_code == 200 and workbook.content[:2] == b"PK"
 
     # Swap the axes: quarters along the x axis make a line chart.
-    act(page, lambda: page.get_by_role("button", name="Swap rows and columns").click())
+    act(page, lambda: page.get_by_role("button", name="Swap rows and columns", exact=True).click())
     assert page.locator("#chart-box").get_attribute("data-kind") == "line"
     swapped = read_table(page)
     assert [row[0] for row in swapped["body"]] == [quarter_text(keys) for keys in rolled["column_headers"]]
@@ -307,7 +316,7 @@ def test_errors_read_as_messages_and_never_blank_the_page(page: Any, base_url: s
     assert "could not be computed" in message and "invalid_calculation" in message
     assert page.locator(".table-error p").inner_text().startswith("No table:")
     shot(page, artefacts, "7-error-message")
-    act(page, lambda: page.get_by_role("button", name="Remove the calculations").click())  # a way out
+    act(page, lambda: page.get_by_role("button", name="Remove the calculations", exact=True).click())  # a way out
     assert "calc=" not in page.url and page.evaluate("document.body.dataset.state") == "ready"
     assert read_table(page)["body"]
     open_view(page, f"{base_url}/?cube=no_such_cube")
@@ -347,3 +356,39 @@ def test_state_and_cut_modules_agree_with_the_server_grammar(page: Any, base_url
         }"""
     )
     assert round_trip["same"], round_trip["text"]
+
+
+def test_pages_of_rows_follow_the_pivot_and_the_url(page: Any, base_url: str) -> None:
+    open_view(page, f"{base_url}/?cube={CUBE}&rows=geography:city&columns=time:year&measures=revenue&size=50")
+    pivot = api(base_url, "pivot", rows="geography:city", columns="time:year", measures="revenue")
+    count = len(pivot["row_headers"])
+    assert count > 100
+    assert page.locator("#pager").inner_text().startswith(f"Rows 1–50 of {count}")
+    act(page, lambda: page.get_by_role("button", name="Next page of rows", exact=True).click())
+    assert "page=2" in page.url and page.locator("#pager").inner_text().startswith(f"Rows 51–100 of {count}")
+    shown = read_table(page)["body"]
+    assert [row[0] for row in shown] == [member_text(labels, "city") for labels in pivot["row_header_labels"][50:100]]
+    second = [value for cell in pivot["values"][50] for value in (cell or [None])]
+    assert [number(text) for text in shown[0][1:3]] == [None if v is None else Decimal(v) for v in second]
+
+
+def test_clicking_a_bar_drills_into_its_member(page: Any, base_url: str) -> None:
+    open_view(page, f"{base_url}/?cube={CUBE}&rows=product:line&measures=revenue")
+    first_line = read_table(page)["body"][0][0]
+    page.locator('#chart-box[data-drawn="true"]').wait_for(timeout=WAIT_MS)
+    point = page.evaluate(
+        """() => {
+          const bar = window.Chart.getChart(document.getElementById("chart")).getDatasetMeta(0).data[0];
+          return { x: bar.x, y: (bar.y + bar.base) / 2 };
+        }"""
+    )
+    box = page.locator("#chart").bounding_box()
+    act(page, lambda: page.mouse.click(box["x"] + point["x"], box["y"] + point["y"]))
+    assert "drill=product:" in page.url
+    assert page.locator("#breadcrumbs .crumb.current").inner_text() == first_line
+    products = api(base_url, "pivot", rows="product:product", measures="revenue", cut=parse_drill(page.url))
+    assert [row[0] for row in read_table(page)["body"]] == [labels[-1] for labels in products["row_header_labels"]]
+
+
+def parse_drill(url: str) -> str:
+    return httpx.URL(url).params["drill"]

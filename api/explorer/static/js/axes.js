@@ -5,20 +5,9 @@
 import { effectiveEntry } from "./state.js";
 import { LEVEL_TYPE } from "./fields.js";
 import { formatLevelRef, parseLevelRef } from "./model.js";
+import { element } from "./dom.js";
 
 const CHIP_TYPE = "application/x-cube-chip";
-
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "className") node.className = value;
-    else if (name === "text") node.textContent = value;
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
 
 function dropIndex(list, event) {
   const chips = [...list.querySelectorAll(".axis-chip")];

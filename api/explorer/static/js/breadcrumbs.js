@@ -1,17 +1,7 @@
-// The drill path of each drilled dimension, as breadcrumbs: "Geography: All provinces › Guangdong".
+// The drill path of each drilled dimension, as breadcrumbs: "Geography: Province (all) › Guangdong".
 // The first crumb undoes the drill (rolls up to the level on the axis); each one between rolls up to it.
 
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "className") node.className = value;
-    else if (name === "text") node.textContent = value;
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
+import { element } from "./dom.js";
 
 /**
  * handlers: onRollUp(dimension, path | null): null removes the drill. ``memberTexts`` maps the JSON of a

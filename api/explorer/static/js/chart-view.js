@@ -25,8 +25,9 @@ function isAdditive(model, valueName) {
 }
 
 /**
- * What to draw: {kind: "line" | "bar", stacked, labels, datasets: [{label, data}], note}.
- * ``rows``: the table's rows in their order on the current page.
+ * What to draw: {kind: "line" | "bar", stacked, labels, datasets: [{label, data, color}], rows (along x, or
+ * null when the x axis is the columns), note}.
+ * ``rows``: the table's rows in their order on the current page (a line over time puts them in time order).
  */
 export function chartSpec(model, grid, rows, valueName) {
   const value = grid.valueNames.indexOf(valueName);
@@ -34,11 +35,17 @@ export function chartSpec(model, grid, rows, valueName) {
   const hasRows = grid.rowEntries.length > 0;
   const hasColumns = grid.columnEntries.length > 0;
   const notes = [];
+  const xEntries = hasRows ? grid.rowEntries : grid.columnEntries;
+  const last = xEntries[xEntries.length - 1];
+  const kind = last && model.isTime(last.dimension) ? "line" : "bar";
+  if (kind === "line" && hasRows) {
+    // A line over time runs in time order, whatever the table is sorted by (the page's rows, in order).
+    const position = new Map(grid.rows.map((row, index) => [row, index]));
+    rows = rows.slice().sort((a, b) => position.get(a) - position.get(b));
+  }
   let labels;
   let datasets;
-  let axisEntries;
   if (hasRows) {
-    axisEntries = grid.rowEntries;
     labels = rows.map((row) => rowText(model, row));
     const series = hasColumns ? grid.columns.slice(0, MAX_SERIES) : [grid.columns[0]];
     if (hasColumns && grid.columns.length > MAX_SERIES) notes.push(`first ${MAX_SERIES} of ${grid.columns.length} columns`);
@@ -48,19 +55,16 @@ export function chartSpec(model, grid, rows, valueName) {
       data: rows.map((row) => row.cells[c][value]),
     }));
   } else if (hasColumns) {
-    axisEntries = grid.columnEntries;
     labels = grid.columns.map((column) => columnText(model, column));
     datasets = [{ label: columnLabel(model, valueName), data: grid.columns.map((_, c) => grid.rows[0].cells[c][value]) }];
   } else {
-    axisEntries = [];
     labels = ["All"];
     datasets = [{ label: columnLabel(model, valueName), data: [grid.rows[0].cells[0][value]] }];
   }
-  const last = axisEntries[axisEntries.length - 1];
-  const kind = last && model.isTime(last.dimension) ? "line" : "bar";
   const stacked = kind === "bar" && hasRows && hasColumns && isAdditive(model, valueName);
   if (kind === "bar" && hasRows && hasColumns && !stacked) notes.push("grouped: this measure does not add up across columns");
-  return { kind, stacked, labels, datasets: datasets.map((set, index) => ({ ...set, color: PALETTE[index % PALETTE.length] })), note: notes.join("; ") };
+  const colored = datasets.map((set, index) => ({ ...set, color: PALETTE[index % PALETTE.length] }));
+  return { kind, stacked, labels, datasets: colored, rows: hasRows ? rows : null, note: notes.join("; ") };
 }
 
 let chart = null;
@@ -77,6 +81,7 @@ export function renderChart(canvas, model, spec, valueName, onPick) {
     return;
   }
   box.dataset.kind = spec.stacked ? "bar-stacked" : spec.kind;
+  box.dataset.drawn = "false";
   if (typeof window.Chart !== "function") {
     box.dataset.kind = "unavailable";
     throw new Error("the chart library did not load; the table is complete without it");
@@ -102,8 +107,10 @@ export function renderChart(canvas, model, spec, valueName, onPick) {
     options: {
       responsive: true,
       maintainAspectRatio: false,
-      animation: { duration: 250 },
-      interaction: { mode: "nearest", intersect: false },
+      // data-drawn tells a test (or a screenshot) that the bars or lines stand where they will stay.
+      animation: { duration: 250, onComplete: () => { box.dataset.drawn = "true"; } },
+      // A click or hover anywhere above an x position means that member (every series at it in the tooltip).
+      interaction: { mode: "index", intersect: false },
       plugins: {
         legend: { display: spec.datasets.length > 1, position: "bottom", labels: { boxWidth: 12, usePointStyle: true } },
         tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${format(item.raw)}` } },

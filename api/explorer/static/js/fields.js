@@ -3,6 +3,7 @@
 
 import { columnLabel } from "./format.js";
 import { formatLevelRef } from "./model.js";
+import { element } from "./dom.js";
 
 export const LEVEL_TYPE = "application/x-cube-level";
 
@@ -17,18 +18,6 @@ export const CALCULATIONS = [
   ["rank(M)", "Rank"],
   ["moving_avg(M, 3)", "Moving average (3 periods)"],
 ];
-
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "className") node.className = value;
-    else if (name === "text") node.textContent = value;
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
 
 export function renderMeasures(container, model, state, onToggle) {
   container.replaceChildren(

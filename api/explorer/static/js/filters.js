@@ -3,21 +3,10 @@
 
 import { cubePath, getJson } from "./api.js";
 import { parseCut, pointCut, rangeCut, setCut } from "./cuts.js";
+import { element } from "./dom.js";
 
 const SEARCH_LIMIT = 100;
 const RANGE_LIMIT = 2000;
-
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "className") node.className = value;
-    else if (name === "text") node.textContent = value;
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
 
 /** A members row as {path, keys, labels, text}: the keys from the top of the hierarchy to ``levels``' last. */
 export function memberOf(model, dimension, hierarchy, levels, row) {

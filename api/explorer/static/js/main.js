@@ -2,17 +2,19 @@
 // the controls, and runs the query when what the server is asked changed (sorting, paging and the chart's
 // measure only re-draw). Failures become a readable message; the page never goes blank.
 
-import { ApiError, apiUrl, cubePath, getJson, runOperation } from "./api.js";
+import { ApiError, cubePath, getJson } from "./api.js";
 import { placeEntry, renderAxes } from "./axes.js";
 import { renderBreadcrumbs } from "./breadcrumbs.js";
 import { chartSpec, renderChart } from "./chart-view.js";
 import { pointCut } from "./cuts.js";
+import { element } from "./dom.js";
 import { renderCalculations, renderDimensions, renderMeasures } from "./fields.js";
 import { openFilterDialog, renderFilterChips, resolveCutLabels } from "./filters.js";
 import { columnLabel } from "./format.js";
-import { buildGrid, summaryGrid } from "./grid.js";
+import { clearMessage, describeError, showMessage } from "./messages.js";
 import { CubeModel, formatLevelRef } from "./model.js";
-import { cloneState, effectiveEntry, emptyState, formatState, parseState, queryCuts, querySignature } from "./state.js";
+import { exportLinks, explainUrl, fetchGrid } from "./query.js";
+import { cloneState, emptyState, formatState, parseState, querySignature } from "./state.js";
 import { renderPager, renderTable } from "./table.js";
 
 const $ = (id) => document.getElementById(id);
@@ -26,36 +28,7 @@ const app = {
   renders: 0,
 };
 
-// ---- messages -------------------------------------------------------------------------------------
-function showMessage(text, kind = "error") {
-  const box = $("message");
-  box.replaceChildren();
-  box.className = `message ${kind}`;
-  box.append(document.createTextNode(text));
-  const close = document.createElement("button");
-  close.type = "button";
-  close.className = "chip-remove";
-  close.setAttribute("aria-label", "Dismiss message");
-  close.textContent = "×";
-  close.addEventListener("click", () => {
-    box.hidden = true;
-  });
-  box.append(close);
-  box.hidden = false;
-}
-
-function clearMessage() {
-  $("message").hidden = true;
-}
-
-function describeError(error) {
-  if (error instanceof ApiError) {
-    const reference = error.requestId ? `, request ${error.requestId.slice(0, 12)}` : "";
-    return `${error.message} (${error.code}${reference})`;
-  }
-  return error && error.message ? error.message : String(error);
-}
-
+// ---- progress -------------------------------------------------------------------------------------
 function settle(state) {
   document.body.dataset.state = state;
   app.renders += 1;
@@ -115,43 +88,6 @@ function apply(change, { push = true } = {}) {
 }
 
 // ---- queries --------------------------------------------------------------------------------------
-function axes(state) {
-  return {
-    rows: state.rows.map((entry) => effectiveEntry(app.model, state, entry)),
-    columns: state.columns.map((entry) => effectiveEntry(app.model, state, entry)),
-  };
-}
-
-function queryParams(state) {
-  const { rows, columns } = axes(state);
-  return {
-    rows: rows.map(formatLevelRef).join(","),
-    columns: columns.map(formatLevelRef).join(","),
-    measures: state.measures.join(","),
-    cut: queryCuts(state),
-  };
-}
-
-async function fetchGrid(state, signal) {
-  const { rows, columns } = axes(state);
-  const params = queryParams(state);
-  if (!rows.length && !columns.length) {
-    const answer = await runOperation(state.cube, "aggregate", { cut: params.cut, measures: params.measures }, { signal });
-    return { grid: summaryGrid(answer), calcMeta: null };
-  }
-  const pivot = await runOperation(state.cube, "pivot", params, { signal });
-  let calculated = null;
-  if (state.calcs.length) {
-    calculated = await runOperation(
-      state.cube,
-      "aggregate",
-      { drilldown: [...rows, ...columns].map(formatLevelRef), measures: params.measures, cut: params.cut, calc: state.calcs, version: pivot.meta.version },
-      { signal },
-    );
-  }
-  return { grid: buildGrid(app.model, rows, columns, pivot, calculated), calcMeta: calculated ? calculated.meta : null };
-}
-
 async function runQuery(signature) {
   if (app.controller) app.controller.abort();
   const controller = new AbortController();
@@ -159,10 +95,10 @@ async function runQuery(signature) {
   document.body.dataset.state = "loading";
   $("status").textContent = "Running…";
   try {
-    const { grid, calcMeta } = await fetchGrid(app.state, controller.signal);
+    const { grid, calcMeta } = await fetchGrid(app.model, app.state, controller.signal);
     if (controller.signal.aborted) return;
     app.result = { signature, grid, calcMeta };
-    for (const column of grid.columns) rememberMembers(column.members);
+    clearMessage("error"); // the view the error was about is gone
     renderResults();
     settle("ready");
   } catch (error) {
@@ -173,26 +109,13 @@ async function runQuery(signature) {
   }
 }
 
-function rememberMembers(members) {
-  for (const member of members) {
-    app.memberTexts.set(JSON.stringify(member.keys.map((key) => String(key ?? ""))), app.model.memberText(member.entry.dimension, member.entry.hierarchy, member.keys, member.labels));
-  }
-}
-
 function showFailure(error) {
   const text = describeError(error);
   showMessage(`This view could not be computed: ${text}`);
-  const panel = document.createElement("div");
-  panel.className = "table-error";
-  const explanation = document.createElement("p");
-  explanation.textContent = `No table: ${text}`;
-  panel.append(explanation);
+  const panel = element("div", { className: "table-error" }, element("p", { text: `No table: ${text}` }));
   // Ways out, so an error is never a dead end.
   const way = (label, onClick) => {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "button small";
-    button.textContent = label;
+    const button = element("button", { type: "button", className: "button small", text: label });
     button.addEventListener("click", onClick);
     panel.append(button, " ");
   };
@@ -295,13 +218,7 @@ function renderChartPanel(grid, info) {
   const select = $("chart-measure");
   const chosen = grid.valueNames.includes(state.chart) ? state.chart : grid.valueNames[0];
   select.replaceChildren(
-    ...grid.valueNames.map((name) => {
-      const option = document.createElement("option");
-      option.value = name;
-      option.textContent = columnLabel(model, name);
-      option.selected = name === chosen;
-      return option;
-    }),
+    ...grid.valueNames.map((name) => element("option", { value: name, selected: name === chosen, text: columnLabel(model, name) })),
   );
   select.onchange = () => apply((next) => {
     next.chart = select.value;
@@ -309,8 +226,8 @@ function renderChartPanel(grid, info) {
   const spec = chartSpec(model, grid, info.visibleRows, chosen);
   $("chart-note").textContent = spec && spec.note ? spec.note : "";
   const onPick = (index) => {
-    if (grid.rowEntries.length) {
-      const row = info.visibleRows[index];
+    if (spec && spec.rows) {
+      const row = spec.rows[index];
       const member = row && row.members[row.members.length - 1];
       if (member && model.depthOf(member.entry) < model.levelsOf(member.entry.dimension, member.entry.hierarchy).length - 1) {
         drillInto(member, model.memberText(member.entry.dimension, member.entry.hierarchy, member.keys, member.labels));
@@ -327,55 +244,31 @@ function renderChartPanel(grid, info) {
 function renderStatus(grid, calcMeta, info) {
   const meta = grid.meta;
   const status = $("status");
-  status.replaceChildren();
-  const source = document.createElement("a");
-  source.href = explainUrl();
-  source.target = "_blank";
-  source.rel = "noopener";
-  source.className = "source";
-  source.title = "the plan: why this source";
-  source.textContent = meta.source;
-  const parts = [document.createTextNode("Answered from "), source, document.createTextNode(` in ${Math.round(meta.elapsed_ms)} ms`)];
-  if (calcMeta) parts.push(document.createTextNode(` · calculations ${Math.round(calcMeta.elapsed_ms)} ms`));
-  parts.push(document.createTextNode(` · ${info.rowCount} ${info.rowCount === 1 ? "row" : "rows"}`));
+  const source = element("a", {
+    href: explainUrl(app.model, app.state), target: "_blank", rel: "noopener", className: "source",
+    title: "the plan: why this source", text: meta.source,
+  });
+  const parts = [document.createTextNode("Answered from "), source, ` in ${Math.round(meta.elapsed_ms)} ms`];
+  if (calcMeta) parts.push(` · calculations ${Math.round(calcMeta.elapsed_ms)} ms`);
+  parts.push(` · ${info.rowCount} ${info.rowCount === 1 ? "row" : "rows"}`);
+  status.replaceChildren(...parts);
   status.title = [
     `store version ${meta.version}`,
     ...(meta.sources ? Object.entries(meta.sources).map(([part, from]) => `${part}: ${from}`) : []),
     ...(calcMeta ? [`calculations: ${calcMeta.source}`] : []),
   ].join("\n");
-  status.append(...parts);
   status.dataset.source = meta.source;
   status.dataset.elapsedMs = String(meta.elapsed_ms);
   status.dataset.version = meta.version;
 }
 
-function explainUrl() {
-  const { rows, columns } = axes(app.state);
-  const params = queryParams(app.state);
-  const operation = rows.length || columns.length ? "pivot" : "aggregate";
-  return apiUrl(cubePath(app.state.cube, "explain"), { operation, ...params });
-}
-
 function updateExports() {
-  const { state } = app;
-  const { rows, columns } = axes(state);
-  const params = queryParams(state);
-  const hasAxes = rows.length > 0 || columns.length > 0;
-  $("export-csv").href = hasAxes
-    ? apiUrl(cubePath(state.cube, "pivot"), { ...params, format: "csv" })
-    : apiUrl(cubePath(state.cube, "aggregate"), { cut: params.cut, measures: params.measures, format: "csv" });
-  const calcCsv = $("export-calc-csv");
-  calcCsv.hidden = !(hasAxes && state.calcs.length);
-  calcCsv.href = apiUrl(cubePath(state.cube, "aggregate"), {
-    drilldown: [...rows, ...columns].map(formatLevelRef),
-    measures: params.measures,
-    cut: params.cut,
-    calc: state.calcs,
-    format: "csv",
-  });
-  const xlsx = $("export-xlsx");
-  xlsx.hidden = !hasAxes;
-  xlsx.href = apiUrl(cubePath(state.cube, "workbook"), { ...params, calc: state.calcs });
+  const links = exportLinks(app.model, app.state);
+  for (const [id, href] of [["export-csv", links.csv], ["export-calc-csv", links.calcCsv], ["export-xlsx", links.xlsx]]) {
+    const link = $(id);
+    link.hidden = !href;
+    if (href) link.href = href;
+  }
 }
 
 // ---- start ----------------------------------------------------------------------------------------
@@ -388,20 +281,19 @@ async function start() {
   try {
     app.cubes = await getJson("v1/cubes");
   } catch (error) {
+    if (error instanceof ApiError && error.code === "not_ready") {
+      // The server answers while it loads its project: ask again shortly.
+      showMessage("The server is still loading its data; the explorer opens when it is ready.", "info");
+      setTimeout(start, 1000);
+      return;
+    }
     showMessage(`The cubes could not be listed: ${describeError(error)}`);
     $("status").textContent = "Not connected.";
     settle("error");
     return;
   }
   const select = $("cube-select");
-  select.replaceChildren(
-    ...app.cubes.map((cube) => {
-      const option = document.createElement("option");
-      option.value = cube.name;
-      option.textContent = cube.label || cube.name;
-      return option;
-    }),
-  );
+  select.replaceChildren(...app.cubes.map((cube) => element("option", { value: cube.name, text: cube.label || cube.name })));
   if (!app.cubes.length) {
     showMessage("This server has no cubes.", "warning");
     settle("error");

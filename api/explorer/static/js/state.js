@@ -120,8 +120,9 @@ export function formatState(state) {
   if (state.cpage > 1) params.set("cpage", String(state.cpage));
   if (state.size !== DEFAULT_PAGE_SIZE) params.set("size", String(state.size));
   if (state.chart) params.set("chart", state.chart);
-  // Commas, colons and parentheses read better unescaped, and URLSearchParams parses them back alike.
-  return params.toString().replace(/%2C/g, ",").replace(/%3A/g, ":").replace(/%28/g, "(").replace(/%29/g, ")");
+  // The cut grammar's characters read better unescaped, and URLSearchParams parses them back alike.
+  const readable = { "%2C": ",", "%3A": ":", "%28": "(", "%29": ")", "%21": "!", "%3B": ";", "%40": "@" };
+  return params.toString().replace(/%2C|%3A|%28|%29|%21|%3B|%40/g, (escaped) => readable[escaped]);
 }
 
 export function cloneState(state) {

@@ -5,20 +5,9 @@
 
 import { columnLabel, formatterFor } from "./format.js";
 import { pageOf, sortedRows } from "./grid.js";
+import { element } from "./dom.js";
 
 export const COLUMN_PAGE = 40;
-
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "className") node.className = value;
-    else if (name === "text") node.textContent = value;
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
 
 /** What a member reads as: labels with time members' ancestors ("2025 Q1"). */
 export function memberText(model, member) {
