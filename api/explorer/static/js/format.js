@@ -8,15 +8,19 @@ function integerMeasure(measure) {
   return measure && ["count", "count_distinct", "count_nonempty"].includes(measure.function);
 }
 
-function baseOptions(measure) {
+/**
+ * ``integral``: every value of the column is a whole number (a sum of an integer column), so it is shown
+ * without decimals; otherwise a fixed number of decimals keeps the column aligned.
+ */
+function baseOptions(measure, integral = false) {
   const [kind, unit] = String((measure && measure.format) || "").split(":");
   if (kind === "currency" && /^[A-Za-z]{3}$/.test(unit || "")) {
     return { style: "currency", currency: unit.toUpperCase(), currencyDisplay: "narrowSymbol" };
   }
   if (kind === "percent") return { style: "percent", maximumFractionDigits: 2 };
-  if (integerMeasure(measure)) return { maximumFractionDigits: 0 };
+  if (integerMeasure(measure) || integral) return { maximumFractionDigits: 0 };
   const digits = measure && Number.isInteger(measure.scale) ? measure.scale : 2;
-  return { maximumFractionDigits: digits };
+  return { minimumFractionDigits: digits, maximumFractionDigits: digits };
 }
 
 /** The measure a value column belongs to, and what the column is (measure, ratio, rank or same-unit). */
@@ -59,14 +63,14 @@ export function columnLabel(model, name) {
 const cache = new Map();
 
 /** A function value -> text for the column ``name`` (a measure or a calculation's column). */
-export function formatterFor(model, name) {
-  const key = `${model.name}/${name}`;
+export function formatterFor(model, name, integral = false) {
+  const key = `${model.name}/${name}/${integral}`;
   if (cache.has(key)) return cache.get(key);
   const { measure, kind } = describeColumn(model, name);
   let options;
   if (kind === "ratio") options = { style: "percent", minimumFractionDigits: 2, maximumFractionDigits: 2 };
   else if (kind === "rank") options = { maximumFractionDigits: 0 };
-  else options = baseOptions(measure);
+  else options = baseOptions(measure, integral);
   const number = new Intl.NumberFormat(undefined, options);
   const format = (value) => (value === null || value === undefined || value === "" ? "" : number.format(Number(value)));
   cache.set(key, format);
@@ -79,7 +83,7 @@ export function compactFormatterFor(model, name) {
   if (cache.has(key)) return cache.get(key);
   const { measure, kind } = describeColumn(model, name);
   const options = kind === "ratio" ? { style: "percent", maximumFractionDigits: 1 } : { ...baseOptions(measure), notation: "compact", maximumFractionDigits: 1 };
-  if (options.style === "currency") options.minimumFractionDigits = 0;
+  options.minimumFractionDigits = 0;
   const number = new Intl.NumberFormat(undefined, options);
   const format = (value) => (value === null || value === undefined ? "" : number.format(Number(value)));
   cache.set(key, format);

@@ -142,3 +142,17 @@ export function pageOf(count, page, size) {
   const current = Math.min(Math.max(1, page), pages);
   return { pages, page: current, start: (current - 1) * size, end: Math.min(count, current * size) };
 }
+
+/** The value names whose every value is a whole number (shown without decimals). */
+export function integralValues(grid) {
+  const integral = new Set(grid.valueNames);
+  const check = (name, value) => {
+    if (value !== null && value !== undefined && !Number.isInteger(Number(value))) integral.delete(name);
+  };
+  for (const row of grid.rows) {
+    for (const cells of row.cells) cells.forEach((value, v) => check(grid.valueNames[v], value));
+    if (row.totals) row.totals.forEach((value, m) => check(grid.measures[m], value));
+  }
+  for (const totals of [...(grid.columnTotals || []), grid.grandTotal || []]) totals.forEach((value, m) => check(grid.measures[m], value));
+  return integral;
+}

@@ -4,7 +4,7 @@
 // drills into it.
 
 import { columnLabel, formatterFor } from "./format.js";
-import { pageOf, sortedRows } from "./grid.js";
+import { integralValues, pageOf, sortedRows } from "./grid.js";
 import { element } from "./dom.js";
 
 export const COLUMN_PAGE = 40;
@@ -74,7 +74,8 @@ export function renderTable(container, model, grid, state, handlers) {
   const showRowTotals = hasColumns && grid.rows.some((row) => row.totals);
   const headerCount = Math.max(1, grid.rowEntries.length);
   const width = grid.valueNames.length;
-  const formatters = grid.valueNames.map((name) => formatterFor(model, name));
+  const integral = integralValues(grid);
+  const formatters = grid.valueNames.map((name) => formatterFor(model, name, integral.has(name)));
   const sortOn = (candidate) => {
     const active = sameSort(state.sort, candidate);
     const descending = active ? !state.sort.descending : candidate.header === undefined; // numbers: largest first
