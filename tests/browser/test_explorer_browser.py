@@ -324,6 +324,13 @@ def test_errors_read_as_messages_and_never_blank_the_page(page: Any, base_url: s
     assert read_table(page)["body"]
 
 
+def test_a_page_whose_scripts_fail_to_load_says_so(page: Any, base_url: str) -> None:
+    page.route("**/explorer/js/table.js", lambda route: route.abort())  # one module missing: main.js never runs
+    page.goto(f"{base_url}/")
+    page.wait_for_function("document.body.dataset.state === 'error'", timeout=WAIT_MS)
+    assert "could not start" in page.locator("#message").inner_text()
+
+
 def test_state_and_cut_modules_agree_with_the_server_grammar(page: Any, base_url: str) -> None:
     open_view(page, f"{base_url}/")
     tricky = ["a-b", "x,y;z", "c:d|e", "back\\slash", "__null__", "under_score", "广东", "!bang"]

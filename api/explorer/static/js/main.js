@@ -17,6 +17,7 @@ import { exportLinks, explainUrl, fetchGrid } from "./query.js";
 import { cloneState, emptyState, formatState, parseState, querySignature } from "./state.js";
 import { renderPager, renderTable } from "./table.js";
 
+document.documentElement.dataset.explorer = "started"; // the page's fallback message stays hidden
 const $ = (id) => document.getElementById(id);
 const app = {
   cubes: [],
@@ -72,7 +73,7 @@ function checkState(model, state) {
   return state;
 }
 
-function apply(change, { push = true } = {}) {
+function apply(change) {
   const before = querySignature(app.state);
   const next = cloneState(app.state);
   change(next);
@@ -81,9 +82,7 @@ function apply(change, { push = true } = {}) {
     next.cpage = 1;
   }
   app.state = next;
-  const url = `${location.pathname}?${formatState(next)}`;
-  if (push) history.pushState(null, "", url);
-  else history.replaceState(null, "", url);
+  history.pushState(null, "", `${location.pathname}?${formatState(next)}`);
   render();
 }
 
@@ -332,9 +331,10 @@ async function openView(state, push, { replace = false, fromHistory = false } = 
     settle("error");
     return;
   }
+  // A link with no layout (a new cube, or only filters) gets the default layout, keeping what it had.
   const empty = !state.rows.length && !state.columns.length && !state.measures.length;
-  let next = empty ? defaultState(app.model) : checkState(app.model, { ...state, cube: wanted });
-  next = { ...next, cube: wanted };
+  const layout = empty ? defaultState(app.model) : state;
+  const next = checkState(app.model, { ...state, cube: wanted, rows: layout.rows, columns: layout.columns, measures: layout.measures });
   await resolveCutLabels(app.model, [...next.cuts, ...next.drills.map((drill) => pointCut(drill.dimension, drill.hierarchy, drill.path))], app.memberTexts);
   app.state = next;
   const url = `${location.pathname}?${formatState(next)}`;
