@@ -83,3 +83,15 @@ class VersionUnavailableError(GoneError):
     """A pinned store version is no longer kept, or its answer would need facts that have changed since."""
 
     code = "version_unavailable"
+
+
+class UnauthenticatedError(UserError):
+    """The request carries no credential, or one that is unknown, malformed or revoked."""
+
+    code = "unauthenticated"
+
+
+class AccessConfigError(InternalError):
+    """The key file (keys and roles) cannot be read or does not make sense."""
+
+    code = "invalid_access_config"

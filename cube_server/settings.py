@@ -35,6 +35,18 @@ class Settings:
         600, "A store version switched away from stays readable this many seconds (for requests pinning it)."
     )
     admin: bool = _setting(False, "Enable POST /v1/admin/refresh (append or replace facts, rebuild over HTTP).")
+    anonymous: bool = _setting(
+        False, "Serve callers without an API key, with anonymous_roles (cube-server demo turns it on; serve: off)."
+    )
+    anonymous_roles: str = _setting(
+        "reader", "Comma-separated roles of a caller without a key, when anonymous access is on."
+    )
+    keys_file: str = _setting(
+        "", "The API key file; relative paths start at the project directory (empty: cube-server-keys.json there)."
+    )
+    roles_file: str = _setting(
+        "", "The roles file; relative paths start at the project directory (empty: cube-server-roles.json there)."
+    )
     timezone: str = _setting("UTC", "Time zone of the calendar that relative time cuts (time:lastmonth) count in.")
     first_weekday: int = _setting(0, "First day of the week for relative time cuts (0 = Monday ... 6 = Sunday).")
     slicer_cors_origins: str = _setting(

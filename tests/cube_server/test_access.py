@@ -1,0 +1,176 @@
+"""cube_server.access: the key file (hashed keys, constant-time verification, revocation), roles and principals."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import stat
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from cube_models.errors import CubeNotFoundError, ForbiddenError
+from cube_server.access import AccessControl, KeyStore, RoleBook
+from cube_server.access import keys as keys_module
+from cube_server.access.roles import BUILTIN_ROLES, Role, parse_roles, parse_roles_file, principal_of
+from cube_server.errors import AccessConfigError, UnauthenticatedError
+
+ROLES = {**BUILTIN_ROLES, "sales": Role("sales", frozenset({"sales"})), "hr": Role("hr", frozenset({"staff"}))}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> KeyStore:
+    return KeyStore(tmp_path / "keys.json")
+
+
+def test_a_created_key_is_random_shown_once_and_stored_only_as_its_digest(store: KeyStore) -> None:
+    record, key = store.create("  Alice ", ["sales", "hr"], ROLES)
+    other_record, other_key = store.create("Bob", ["reader"], ROLES)
+    assert key.startswith(f"ck_{record.id}_") and len(key.rpartition("_")[2]) >= 43  # 32 random bytes
+    assert key != other_key and record.id != other_record.id
+    text = store.path.read_text(encoding="utf-8")
+    for secret in (key, key.rpartition("_")[2], other_key, other_key.rpartition("_")[2]):
+        assert secret not in text
+    body = json.loads(text)
+    assert body["keys"][0] == {
+        "id": record.id,
+        "name": "Alice",
+        "roles": ["sales", "hr"],
+        "created": record.created,
+        "revoked": None,
+        "sha256": hashlib.sha256(key.encode()).hexdigest(),
+    }
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    assert "sha256" not in record.describe()
+
+
+def test_creating_a_key_checks_its_name_and_roles(store: KeyStore) -> None:
+    with pytest.raises(AccessConfigError, match="needs a name"):
+        store.create("  ", ["reader"], ROLES)
+    with pytest.raises(AccessConfigError, match="at least one role"):
+        store.create("x", [], ROLES)
+    with pytest.raises(AccessConfigError, match="unknown role\\(s\\) nope; defined: admin, hr, reader, sales"):
+        store.create("x", ["reader", "nope"], ROLES)
+    assert not store.path.exists()
+
+
+def test_verification_accepts_only_the_exact_live_key(store: KeyStore) -> None:
+    record, key = store.create("Alice", ["sales"], ROLES)
+    assert store.verify(key) == record
+    prefix, secret = key.rsplit("_", 1)
+    assert store.verify(f"{prefix}_{secret[:-1]}{'A' if secret[-1] != 'A' else 'B'}") is None
+    assert store.verify(f"ck_000000000000_{secret}") is None  # unknown id
+    for malformed in ("", "ck", "ck__", "xx_" + key[3:], secret):
+        assert store.verify(malformed) is None
+    store.revoke(record.id)
+    assert store.verify(key) is None
+
+
+def test_every_verification_hashes_and_compares_in_constant_time(
+    store: KeyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Known id, unknown id, revoked or malformed: the same hash and hmac.compare_digest run every time."""
+    record, key = store.create("Alice", ["sales"], ROLES)
+    compared: list[tuple[str, str]] = []
+
+    def spy(a: Any, b: Any) -> bool:
+        compared.append((a, b))
+        return hmac.compare_digest(a, b)
+
+    monkeypatch.setattr(keys_module, "hmac", SimpleNamespace(compare_digest=spy))
+    attempts = [key, key[:-1] + "x", "ck_ffffffffffff_" + key[-43:], "garbage"]
+    for attempt in attempts:
+        store.verify(attempt)
+    assert [presented for presented, _ in compared] == [hashlib.sha256(a.encode()).hexdigest() for a in attempts]
+    assert compared[0][1] == compared[1][1] == record.sha256
+    assert compared[2][1] == compared[3][1] != record.sha256  # unknown ids meet a dummy digest of the same length
+    assert len(compared[2][1]) == len(record.sha256)
+
+
+def test_revocation_is_kept_and_seen_by_another_store_on_the_same_file(store: KeyStore) -> None:
+    record, key = store.create("Alice", ["sales"], ROLES)
+    running = KeyStore(store.path)  # a server's store, opened before the revocation
+    assert running.verify(key) == record
+    revoked = store.revoke(record.id)
+    assert revoked.revoked is not None and store.revoke(record.id) == revoked  # revoking twice changes nothing
+    assert running.verify(key) is None
+    assert running.records()[record.id].revoked == revoked.revoked
+    with pytest.raises(AccessConfigError, match="no key with id 'nope'"):
+        store.revoke("nope")
+
+
+def test_a_broken_key_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(AccessConfigError, match="cannot read"):
+        KeyStore(path).records()
+    path.write_text(json.dumps({"keys": [{"id": "x"}]}), encoding="utf-8")
+    with pytest.raises(AccessConfigError, match="lacks 'name'"):
+        KeyStore(path).records()
+
+
+def test_roles_files_define_roles_and_refuse_row_restrictions_for_now() -> None:
+    roles = parse_roles_file({"roles": {"branch": {"cubes": ["sales"], "description": "a branch"}}})
+    assert roles["branch"] == Role("branch", frozenset({"sales"}), False, "a branch")
+    assert set(roles) == {"reader", "admin", "branch"}
+    assert parse_roles_file(None) == BUILTIN_ROLES
+    with pytest.raises(AccessConfigError, match="row-level restrictions \\(cuts\\) are not yet supported"):
+        parse_roles({"gd": {"cubes": ["*"], "cuts": ["organisation:hq,gd"]}})
+    with pytest.raises(AccessConfigError, match="unknown field\\(s\\) cubez"):
+        parse_roles({"gd": {"cubez": ["*"]}})
+    with pytest.raises(AccessConfigError, match="built in"):
+        parse_roles({"admin": {"cubes": ["*"]}})
+    with pytest.raises(AccessConfigError, match="admin must be true or false"):
+        parse_roles({"x": {"cubes": ["*"], "admin": "yes"}})
+    with pytest.raises(AccessConfigError, match="cubes must be a list"):
+        parse_roles({"x": {"cubes": "sales"}})
+
+
+def test_the_telecom_demo_roles_load() -> None:
+    demo = Path(__file__).resolve().parents[2] / "examples" / "telecom" / "cube-server-roles.json"
+    roles = RoleBook(demo).roles()
+    assert roles["head_office"].admin and roles["head_office"].cubes == {"*"}
+    assert not roles["guangdong_branch"].admin and not roles["shenzhen_branch"].admin
+
+
+def test_a_principal_holds_the_union_of_its_roles() -> None:
+    principal = principal_of("Alice", "key", ["sales", "hr", "gone"], ROLES)
+    assert principal.cubes == {"sales", "staff"} and not principal.admin
+    assert principal.readable(["sales", "staff", "secret"]) == ["sales", "staff"]
+    with pytest.raises(CubeNotFoundError, match="no cube named 'secret'") as missing:
+        principal.require_cube("secret")
+    assert missing.value.details == {"cube": "secret"}
+    with pytest.raises(ForbiddenError, match="admin right"):
+        principal.require_admin()
+    admin = principal_of("Root", "key", ["admin"], ROLES)
+    admin.require_admin()
+    admin.require_cube("anything")
+
+
+def test_access_control_turns_credentials_into_principals(store: KeyStore, tmp_path: Path) -> None:
+    roles_file = tmp_path / "roles.json"
+    roles_file.write_text(json.dumps({"roles": {"sales": {"cubes": ["sales"]}}}), encoding="utf-8")
+    book = RoleBook(roles_file)
+    _, key = store.create("Alice", ["sales"], book.roles())
+    closed = AccessControl(store, book, None)
+    with pytest.raises(UnauthenticatedError, match="needs an API key"):
+        closed.authenticate(None)
+    with pytest.raises(UnauthenticatedError, match="unknown or revoked"):
+        closed.authenticate(key + "x")
+    alice = closed.authenticate(key)
+    assert (alice.name, alice.kind, alice.roles, alice.cubes) == ("Alice", "key", ("sales",), {"sales"})
+    anonymous = AccessControl(store, book, ("reader",)).authenticate(None)
+    assert (anonymous.name, anonymous.kind, anonymous.cubes, anonymous.admin) == (
+        "anonymous",
+        "anonymous",
+        {"*"},
+        False,
+    )
+    with pytest.raises(UnauthenticatedError):
+        AccessControl(store, book, ("reader",)).authenticate("ck_1_wrong")
+    with pytest.raises(AccessConfigError, match="undefined role\\(s\\): nope"):
+        AccessControl(store, book, ("nope",))
+    assert AccessControl.open().authenticate(None).admin
