@@ -31,6 +31,7 @@ from api.routes import admin, cubes, health, query, reports
 from api.slicer import routes as slicer
 from api.slicer.cors import slicer_cors
 from cube_models.errors import CubeError
+from cube_server.access import AccessControl
 from cube_server.engine import CubeEngine
 from cube_server.project import Project
 
@@ -41,11 +42,18 @@ EngineLoader = Callable[[], CubeEngine]
 
 
 def create_app(
-    engine: CubeEngine | None = None, *, loader: EngineLoader | None = None, project: Project | None = None
+    engine: CubeEngine | None = None,
+    *,
+    loader: EngineLoader | None = None,
+    project: Project | None = None,
+    access: AccessControl | None = None,
 ) -> FastAPI:
     """Serve ``engine`` if given, else load one with ``loader`` in the background at startup.
 
     ``project``: the directory the engine serves, for the admin API (which changes its files).
+    ``access``: who may call (keys, roles, anonymous access). None leaves the app open, every caller with
+    every right, for a program embedding it behind its own access control; ``cube-server serve`` and
+    ``demo`` always pass one built from the settings.
     """
 
     @asynccontextmanager
@@ -70,6 +78,7 @@ def create_app(
     app.state.engine = engine
     app.state.project = project
     app.state.load_error = None
+    app.state.access = access if access is not None else AccessControl.open()
     app.include_router(health.router)
     app.include_router(cubes.router)
     app.include_router(query.router)

@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the engine of the running app (503 until it has loaded)."""
+"""FastAPI dependencies: the engine of the running app (503 until it has loaded) and the caller's principal.
+
+Only the credential's extraction from the request lives here; what a key means and what a principal may
+do is :mod:`cube_server.access`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.errors import ServiceNotReadyError
+from cube_server.access import AccessControl, Principal
 from cube_server.engine import CubeEngine
+from cube_server.errors import UnauthenticatedError
+
+BEARER = "bearer"
 
 
 def get_engine(request: Request) -> CubeEngine:
@@ -21,4 +29,46 @@ def get_engine(request: Request) -> CubeEngine:
     return engine  # type: ignore[no-any-return]
 
 
+def credential_of(request: Request) -> str | None:
+    """The API key of ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; None when neither is sent."""
+    authorization = request.headers.get("authorization")
+    api_key = request.headers.get("x-api-key")
+    bearer = None
+    if authorization is not None:
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() != BEARER or not value.strip():
+            raise UnauthenticatedError("the Authorization header must read Bearer <key>")
+        bearer = value.strip()
+    if bearer is not None and api_key is not None and bearer != api_key.strip():
+        raise UnauthenticatedError("Authorization and X-API-Key name different keys")
+    return bearer if bearer is not None else (api_key.strip() if api_key is not None else None)
+
+
+def access_of(request: Request) -> AccessControl:
+    access = getattr(request.app.state, "access", None)
+    return access if access is not None else AccessControl.open()
+
+
+def get_principal(request: Request) -> Principal:
+    """The caller (401 without an accepted credential); a ``{cube}`` of the path it may not read is a 404."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        principal = access_of(request).authenticate(credential_of(request))
+        request.state.principal = principal
+    cube = request.path_params.get("cube")
+    if cube is not None:
+        principal.require_cube(cube)
+    return principal
+
+
+def optional_principal(request: Request) -> Principal | None:
+    """The caller if it authenticates, else None (for public routes that show more to a known caller)."""
+    try:
+        return get_principal(request)
+    except UnauthenticatedError:
+        return None
+
+
 EngineDep = Annotated[CubeEngine, Depends(get_engine)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+REQUIRE_PRINCIPAL = [Depends(get_principal)]

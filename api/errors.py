@@ -39,6 +39,7 @@ from cube_server.errors import (
     InvalidParameterError,
     PathTooLongError,
     QueryTimeoutError,
+    UnauthenticatedError,
 )
 
 log = logging.getLogger("cube_server.api")
@@ -52,6 +53,7 @@ class ServiceNotReadyError(CubeError):
 
 STATUS_BY_ERROR: dict[type[BaseException], int] = {
     UserError: 400,
+    UnauthenticatedError: 401,
     ForbiddenError: 403,
     NotFoundError: 404,
     ConflictError: 409,
@@ -77,6 +79,7 @@ SLICER_TYPE_BY_ERROR: dict[type[BaseException], str] = {
     PathTooLongError: "hierarchy",
     InvalidParameterError: "request",
     ForbiddenError: "not_authorized",
+    UnauthenticatedError: "not_authenticated",
     ConflictError: "conflict",
     GoneError: "gone",
     UserError: "unknown_user_error",
@@ -85,6 +88,8 @@ SLICER_TYPE_BY_ERROR: dict[type[BaseException], str] = {
 }
 SLICER_OBJECT_TYPES = ("fact", "dimension", "cube")
 SLICER_INTERNAL_HINT = "Server administrators can learn more about the error from the server log"
+# RFC 6750: a 401 names the scheme the server accepts (API keys travel as bearer tokens).
+WWW_AUTHENTICATE = 'Bearer realm="cube-server"'
 
 ERROR_CODES_BY_STATUS = {
     400: [
@@ -100,6 +105,7 @@ ERROR_CODES_BY_STATUS = {
         "result_too_large",
         "invalid_refresh",
     ],
+    401: ["unauthenticated"],
     403: ["forbidden"],
     404: ["cube_not_found", "not_found"],
     405: ["method_not_allowed"],
@@ -186,6 +192,13 @@ def _slicer_error(request: Request, error: CubeError) -> Response:
 
 async def cube_error_handler(request: Request, error: Exception) -> Response:
     assert isinstance(error, CubeError)
+    response = _cube_error(request, error)
+    if isinstance(error, UnauthenticatedError):
+        response.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+    return response
+
+
+def _cube_error(request: Request, error: CubeError) -> Response:
     if is_slicer(request):
         return _slicer_error(request, error)
     status = status_for(error)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from api.dependencies import EngineDep
+from api.dependencies import REQUIRE_PRINCIPAL, EngineDep
 from api.encoding import content_disposition, download_name
 from api.errors import error_responses
 from api.explorer.workbook import XLSX_MEDIA_TYPE, PivotView, workbook_bytes
@@ -21,7 +21,7 @@ from api.operations import calculations_of, cuts_of, levels_of, names_of
 from cube_server.query import PivotQuery
 from cube_server.query import Query as CellQuery
 
-router = APIRouter(prefix="/v1/cubes/{cube}", tags=["query"])
+router = APIRouter(prefix="/v1/cubes/{cube}", tags=["query"], dependencies=REQUIRE_PRINCIPAL)
 
 
 class WorkbookParams(BaseModel):
@@ -41,7 +41,7 @@ class WorkbookParams(BaseModel):
     summary="A pivot with its totals and analyst calculations as an Excel workbook (the explorer's export)",
     responses={
         200: {"content": {XLSX_MEDIA_TYPE: {}}, "description": "the workbook"},
-        **error_responses(400, 404, 410, 503, 504),
+        **error_responses(400, 401, 404, 410, 503, 504),
     },
 )
 def workbook(cube: str, params: Annotated[WorkbookParams, Query()], engine: EngineDep) -> Response:

@@ -2,7 +2,7 @@
 
 Off unless the server runs with ``CUBE_ADMIN=true``, and then only for a server started on a project
 directory (the facts and the store are files of that project). Paths name files on the server's machine.
-Until access control exists, anyone who can reach the port can use it: turn it on only where that is so.
+The caller also needs a role with the admin right (403 otherwise).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from aggregates.store import CuboidStore
-from api.dependencies import EngineDep
+from api.dependencies import REQUIRE_PRINCIPAL, EngineDep, PrincipalDep
 from api.encoding import json_response
 from api.errors import error_responses
 from cube_models.errors import ForbiddenError
@@ -27,7 +27,7 @@ from cube_server.project import Project
 from cube_server.query_log import NAME as QUERY_LOG
 from cube_server.refresh import append_facts, replace_facts
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=REQUIRE_PRINCIPAL)
 
 
 class RefreshBody(BaseModel):
@@ -41,9 +41,12 @@ class RefreshBody(BaseModel):
 @router.post(
     "/refresh",
     summary="Rebuild the store, or add or replace facts, into a new store version",
-    responses=error_responses(400, 403, 409, 503),
+    responses=error_responses(400, 401, 403, 409, 503),
 )
-def refresh(body: Annotated[RefreshBody, Body()], engine: EngineDep, request: Request) -> Response:
+def refresh(
+    body: Annotated[RefreshBody, Body()], engine: EngineDep, principal: PrincipalDep, request: Request
+) -> Response:
+    principal.require_admin()  # before the switch below, so a non-admin learns nothing of the configuration
     project: Project | None = getattr(request.app.state, "project", None)
     if not engine.settings.admin:
         raise ForbiddenError("the admin API is off; start the server with CUBE_ADMIN=true to use it")

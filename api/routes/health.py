@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
+from api.dependencies import optional_principal
 from api.errors import error_responses
 
 router = APIRouter(tags=["health"])
@@ -31,4 +32,7 @@ def ready(request: Request) -> Any:
             }
         }
         return JSONResponse(body, status_code=503)
-    return {"status": "ready", "version": engine.version, "cubes": list(engine.catalog.cube_names)}
+    # Public, so it names only the cubes the caller could read (none for a caller without a credential).
+    principal = optional_principal(request)
+    cubes = principal.readable(engine.catalog.cube_names) if principal is not None else []
+    return {"status": "ready", "version": engine.version, "cubes": cubes}

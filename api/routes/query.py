@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Query, Request
 from starlette.responses import Response
 
 from api import encoding
-from api.dependencies import EngineDep
+from api.dependencies import REQUIRE_PRINCIPAL, EngineDep
 from api.errors import error_responses
 from api.operations import cell_query, facts_query, members_query, pivot_query
 from api.schemas import (
@@ -33,8 +33,8 @@ from cube_server.engine import CubeEngine
 from cube_server.errors import InvalidParameterError
 from cube_server.plan import Plan
 
-router = APIRouter(prefix="/v1/cubes/{cube}", tags=["query"])
-ERRORS = error_responses(400, 404, 410, 503, 504)
+router = APIRouter(prefix="/v1/cubes/{cube}", tags=["query"], dependencies=REQUIRE_PRINCIPAL)
+ERRORS = error_responses(400, 401, 404, 410, 503, 504)
 TABLE_TYPES = {"text/csv": {}, encoding.ARROW_MEDIA_TYPE: {}}
 
 

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
-from api.dependencies import EngineDep
+from api.dependencies import REQUIRE_PRINCIPAL, EngineDep, PrincipalDep
 from api.slicer import model as model_json
 from api.slicer.aggregate import AggregateRequest, run_aggregate
 from api.slicer.details import cut_with_details
@@ -46,7 +46,7 @@ from cube_server.engine import CubeEngine
 from cube_server.errors import InvalidParameterError
 from cube_server.resolve import bind_cuts
 
-router = APIRouter(tags=["slicer"])
+router = APIRouter(tags=["slicer"], dependencies=REQUIRE_PRINCIPAL)
 LISTING_FORMATS = ("json", "csv", "json_lines")
 
 
@@ -56,14 +56,19 @@ class SlicerError(BaseModel):
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    types = {400: "unknown_user_error, hierarchy, request", 404: "missing_object, not_found", 503: "not_ready"}
+    types = {
+        400: "unknown_user_error, hierarchy, request",
+        401: "not_authenticated",
+        404: "missing_object, not_found",
+        503: "not_ready",
+    }
     return {
         status: {"model": SlicerError, "description": f"Cubes' flat error; types: {types.get(status, 'see README')}"}
         for status in statuses
     }
 
 
-ERRORS = _errors(400, 404, 503, 504)
+ERRORS = _errors(400, 401, 404, 503, 504)
 
 
 def _pretty(request: Request) -> bool:
@@ -79,14 +84,18 @@ def version(request: Request) -> Response:
     return json_answer(model_json.version_body(), _pretty(request))
 
 
-@router.get("/info", summary="Server and data information (Cubes clients call it first)", responses=_errors(503))
-def info(request: Request, engine: EngineDep) -> Response:
-    return json_answer(model_json.info_body(engine.catalog, engine.settings), _pretty(request))
+@router.get("/info", summary="Server and data information (Cubes clients call it first)", responses=_errors(401, 503))
+def info(request: Request, engine: EngineDep, principal: PrincipalDep) -> Response:
+    body = model_json.info_body(engine.catalog, engine.settings)
+    if principal.kind != "open":
+        body["authentication"] = {"type": "api_key", "identity": principal.name}
+    return json_answer(body, _pretty(request))
 
 
-@router.get("/cubes", summary="The cubes: name, label, category, info", responses=_errors(503))
-def cubes(request: Request, engine: EngineDep) -> Response:
-    return json_answer(model_json.cubes_body(engine.catalog), _pretty(request))
+@router.get("/cubes", summary="The cubes: name, label, category, info", responses=_errors(401, 503))
+def cubes(request: Request, engine: EngineDep, principal: PrincipalDep) -> Response:
+    readable = [cube for cube in model_json.cubes_body(engine.catalog) if principal.can_read(cube["name"])]
+    return json_answer(readable, _pretty(request))
 
 
 @router.get("/cube/{cube}/model", summary="A cube's logical model, as Cubes serves it", responses=ERRORS)
