@@ -1,27 +1,30 @@
 """The ``cube-server`` command line.
 
-Commands: demo, serve, build, plan, refresh, generate, validate, query, explain, report, schema.
+Commands: demo, serve, build, plan, refresh, generate, validate, query, explain, report, keys, schema.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from aggregates.store import CuboidStore
-from api.config import settings_from_env
+from api.config import ENV_PREFIX, settings_from_env
+from api.key_commands import add_keys_command
 from api.operations import cuts_of, drilldown_of, names_of, order_of
 from api.report_files import FORMATS as REPORT_FORMATS
 from api.report_files import write_report
 from cube_models import ModelError, validate_model
 from cube_models.errors import CubeError
 from cube_models.json_schema import model_json_schema
+from cube_server.access import AccessControl
 from cube_server.build import build_store
 from cube_server.engine import CubeEngine
 from cube_server.fact_files import finish_interrupted_switch
@@ -31,6 +34,7 @@ from cube_server.query import Query
 from cube_server.query_log import NAME as QUERY_LOG
 from cube_server.refresh import append_facts, replace_facts
 from cube_server.reports import find_report, load_reports, parse_period, run_report
+from cube_server.settings import Settings
 
 DEFAULT_PROJECT = Path("examples/telecom")
 
@@ -128,6 +132,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, default=None, help="a file, or a directory (default: the current one)")
     report.set_defaults(handler=_report)
 
+    add_keys_command(commands)
+
     schema = commands.add_parser("schema", help="print the JSON Schema of model files")
     schema.set_defaults(handler=lambda args: print(json.dumps(model_json_schema(), indent=2)) or 0)
     return parser
@@ -171,14 +177,16 @@ def _prepare(root: Path, data_root: Path | None = None) -> Project:
     return project
 
 
-def _run_server(project: Project, host: str, port: int, log_level: str) -> int:
+def _run_server(project: Project, host: str, port: int, log_level: str, settings: Settings) -> int:
     import uvicorn
 
     from api.app import create_app
 
-    settings = settings_from_env()
-    app = create_app(loader=lambda: open_engine(project, settings), project=project)
+    access = AccessControl.from_settings(settings, project.root)
+    app = create_app(loader=lambda: open_engine(project, settings), project=project, access=access)
     print(f"serving {project.root} on http://{host}:{port} (API docs at /docs)", file=sys.stderr, flush=True)
+    if settings.anonymous:
+        print(f"anonymous access is on (roles: {settings.anonymous_roles})", file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
     return 0
 
@@ -186,10 +194,18 @@ def _run_server(project: Project, host: str, port: int, log_level: str) -> int:
 def _demo(args: argparse.Namespace) -> int:
     root = args.project or _find_demo_project()
     project = _prepare(root)
-    engine = open_engine(project, settings_from_env())
+    settings = demo_settings()
+    engine = open_engine(project, settings)
     if engine.snapshot().status != "serving":
         _build_with_progress(engine, project)
-    return _run_server(project, args.host, args.port, args.log_level)
+    return _run_server(project, args.host, args.port, args.log_level, settings)
+
+
+def demo_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The demo answers callers without keys unless CUBE_ANONYMOUS says otherwise (serve needs keys by default)."""
+    environ = os.environ if environ is None else environ
+    anonymous = None if f"{ENV_PREFIX}ANONYMOUS" in environ else True
+    return settings_from_env(environ, anonymous=anonymous)
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -301,7 +317,8 @@ def _find_demo_project() -> Path:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    return _run_server(_prepare(args.project, args.data_root), args.host, args.port, args.log_level)
+    project = _prepare(args.project, args.data_root)
+    return _run_server(project, args.host, args.port, args.log_level, settings_from_env())
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -80,7 +80,8 @@ def wait_ready(url: str, timeout_s: float = 180) -> None:
 
 def start_processes(project: Path, cubesviewer: Path, log_dir: Path) -> tuple[list[subprocess.Popen[bytes]], str, str]:
     api_port, static_port = free_port(), free_port()
-    env = os.environ | {"CUBE_SLICER_CORS_ORIGINS": "*"}
+    # CubesViewer sends no API key: the server answers anonymous callers, as the demo does.
+    env = os.environ | {"CUBE_SLICER_CORS_ORIGINS": "*", "CUBE_ANONYMOUS": "true"}
     server_log = (log_dir / f"server-{project.name}.log").open("wb")
     server = subprocess.Popen(
         ["cube-server", "serve", str(project), "--port", str(api_port), "--log-level", "warning"],

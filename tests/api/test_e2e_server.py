@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -70,6 +71,7 @@ def test_server_process_answers_json_csv_and_arrow_like_the_engine(
             [*server_command(), "serve", str(project), "--port", str(port), "--log-level", "warning"],
             stdout=sink,
             stderr=subprocess.STDOUT,
+            env=os.environ | {"CUBE_ANONYMOUS": "true"},  # as the demo serves; keys: tests/api/test_api_access.py
         )
         try:
             wait_until_ready(process, base, log)
