@@ -224,3 +224,28 @@ def test_a_revoked_key_stops_working_on_a_running_app(project: Project) -> None:
         assert call(running, "GET", "/v1/cubes", key).status_code == 200
         KeyStore(store.path).revoke(record.id)  # another process (cube-server keys revoke) changes the file
         assert_unauthenticated(call(running, "GET", "/v1/cubes", key), slicer=False)
+
+
+PUBLIC_PATHS = {"/health", "/ready"}
+PATH_VALUES = {"{cube}": CUBE, "{dimension}": "time", "{name}": "yearly_revenue", "{fact_id}": "1"}
+
+
+def documented_routes() -> list[tuple[str, str]]:
+    routes = []
+    for path, operations in create_app().openapi()["paths"].items():
+        for name, value in PATH_VALUES.items():
+            path = path.replace(name, value)
+        routes.extend((method.upper(), path) for method in operations)
+    return routes
+
+
+def test_every_documented_route_but_health_and_ready_needs_a_key(client: TestClient) -> None:
+    """A route added later without the principal dependency fails here."""
+    routes = documented_routes()
+    assert len(routes) > 25
+    for method, path in routes:
+        response = client.request(method, path)
+        if path in PUBLIC_PATHS:
+            assert response.status_code == 200, (path, response.text)
+        else:
+            assert response.status_code == 401, (method, path, response.text)
