@@ -7,8 +7,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
-def _setting(default: Any, description: str) -> Any:
-    return field(default=default, metadata={"description": description})
+def _setting(default: Any, description: str, *, secret: bool = False) -> Any:
+    """``secret``: left out of the settings' repr, so a logged Settings never shows it."""
+    return field(default=default, repr=not secret, metadata={"description": description})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,16 @@ class Settings:
     roles_file: str = _setting(
         "", "The roles file; relative paths start at the project directory (empty: cube-server-roles.json there)."
     )
+    jwt_key: str = _setting(
+        "",
+        "Accept bearer JWTs signed with this key: an HS* secret (32 bytes or more) or a PEM public key.",
+        secret=True,
+    )
+    jwt_key_file: str = _setting("", "A file holding the JWT key instead (relative to the project directory).")
+    jwt_algorithm: str = _setting("HS256", "The one algorithm JWTs must be signed with (HS256, RS256, ES256, ...).")
+    jwt_audience: str = _setting("", "When set, a JWT's aud claim must name it.")
+    jwt_issuer: str = _setting("", "When set, a JWT's iss claim must equal it.")
+    jwt_roles_claim: str = _setting("roles", "The JWT claim holding the principal's roles (a list or a string).")
     timezone: str = _setting("UTC", "Time zone of the calendar that relative time cuts (time:lastmonth) count in.")
     first_weekday: int = _setting(0, "First day of the week for relative time cuts (0 = Monday ... 6 = Sunday).")
     slicer_cors_origins: str = _setting(

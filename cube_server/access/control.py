@@ -14,6 +14,7 @@ from cube_server.access.roles import (
     parse_roles_file,
     principal_of,
 )
+from cube_server.access.tokens import TokenVerifier, looks_like_jwt
 from cube_server.access.watched import WatchedFile
 from cube_server.errors import AccessConfigError, UnauthenticatedError
 from cube_server.settings import Settings
@@ -42,6 +43,23 @@ class RoleBook:
         return self._file.current() if self._file is not None else dict(BUILTIN_ROLES)
 
 
+def token_verifier(settings: Settings, project_root: Path) -> TokenVerifier | None:
+    """The JWT verifier the settings configure, or None when they name no key."""
+    options = {
+        "audience": settings.jwt_audience,
+        "issuer": settings.jwt_issuer,
+        "roles_claim": settings.jwt_roles_claim,
+    }
+    if settings.jwt_key and settings.jwt_key_file:
+        raise AccessConfigError("set CUBE_JWT_KEY or CUBE_JWT_KEY_FILE, not both")
+    if settings.jwt_key_file:
+        path = project_root / Path(settings.jwt_key_file).expanduser()
+        return TokenVerifier.from_key_file(path, settings.jwt_algorithm, **options)
+    if settings.jwt_key:
+        return TokenVerifier(settings.jwt_key, settings.jwt_algorithm, **options)
+    return None
+
+
 def role_names(text: str) -> tuple[str, ...]:
     """``"reader, analyst"`` -> ``("reader", "analyst")``."""
     return tuple(name for name in (part.strip() for part in text.split(",")) if name)
@@ -52,6 +70,7 @@ class AccessControl:
 
     ``keys``: the key store (None: no keys are accepted). ``roles``: the roles keys may name.
     ``anonymous_roles``: the roles a caller without a key gets, or None to refuse such callers.
+    ``tokens``: verifies bearer JWTs (None: JWTs are refused like unknown keys).
     ``open_access``: every caller has every right (an app embedded in a program that does its own
     access control; never what the server commands build).
     """
@@ -62,9 +81,11 @@ class AccessControl:
         roles: RoleBook,
         anonymous_roles: tuple[str, ...] | None,
         *,
+        tokens: TokenVerifier | None = None,
         open_access: bool = False,
     ) -> None:
         self.keys = keys
+        self.tokens = tokens
         self.role_book = roles
         self.anonymous_roles = anonymous_roles
         self.open_access = open_access
@@ -80,7 +101,7 @@ class AccessControl:
         keys = KeyStore(keys_path(settings, project_root))
         roles = RoleBook(roles_path(settings, project_root))
         keys.records(), roles.roles()  # a broken file stops the server at its start, not at a first request
-        return cls(keys, roles, anonymous)
+        return cls(keys, roles, anonymous, tokens=token_verifier(settings, project_root))
 
     @classmethod
     def open(cls) -> AccessControl:
@@ -97,6 +118,9 @@ class AccessControl:
                 )
             return principal_of(ANONYMOUS, ANONYMOUS, self.anonymous_roles, self.role_book.roles())
         # A wrong key is refused even where anonymous access is on: it never falls back to fewer rights.
+        if self.tokens is not None and looks_like_jwt(key):
+            claims = self.tokens.verify(key)
+            return principal_of(claims.subject, "token", claims.roles, self.role_book.roles())
         record = self.keys.verify(key) if self.keys is not None else None
         if record is None:
             raise UnauthenticatedError("the API key is unknown or revoked")

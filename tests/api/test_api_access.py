@@ -5,10 +5,12 @@ and anonymous access as a setting."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from fastapi.testclient import TestClient
 
@@ -249,3 +251,21 @@ def test_every_documented_route_but_health_and_ready_needs_a_key(client: TestCli
             assert response.status_code == 200, (path, response.text)
         else:
             assert response.status_code == 401, (method, path, response.text)
+
+
+def test_bearer_jwts_authenticate_when_a_key_is_configured(project: Project) -> None:
+    secret = "a-shared-secret-of-at-least-32-bytes-for-hs256"
+    now = int(time.time())
+
+    def token(**claims: Any) -> str:
+        return jwt.encode({"sub": "carol", "exp": now + 600, **claims}, secret, algorithm="HS256")
+
+    with client_of(project, jwt_key=secret, jwt_audience="cube-server") as client:
+        analyst = call(client, "GET", "/v1/cubes", token(roles=["analyst"], aud="cube-server"))
+        assert [cube["name"] for cube in analyst.json()] == [CUBE]
+        outsider = call(client, "GET", f"/cube/{CUBE}/model", token(roles="outsider", aud="cube-server"))
+        assert outsider.status_code == 404 and outsider.json()["error"] == "missing_object"
+        admin = call(client, "POST", "/v1/admin/refresh", token(roles=["admin"], aud="cube-server"))
+        assert "CUBE_ADMIN" in assert_error(admin, 403, "forbidden")["message"]  # past the admin-right check
+        for refused in (token(roles=["analyst"]), token(roles=["analyst"], aud="cube-server", exp=now - 300)):
+            assert_unauthenticated(call(client, "GET", "/v1/cubes", refused), slicer=False)
