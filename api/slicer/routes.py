@@ -87,8 +87,8 @@ def version(request: Request) -> Response:
 @router.get("/info", summary="Server and data information (Cubes clients call it first)", responses=_errors(401, 503))
 def info(request: Request, engine: EngineDep, principal: PrincipalDep) -> Response:
     body = model_json.info_body(engine.catalog, engine.settings)
-    if principal.kind != "open":
-        body["authentication"] = {"type": "api_key", "identity": principal.name}
+    if principal.kind in ("key", "token"):  # anonymous and open callers used no authentication, as Cubes says it
+        body["authentication"] = {"type": "api_key" if principal.kind == "key" else "jwt", "identity": principal.name}
     return json_answer(body, _pretty(request))
 
 

@@ -209,7 +209,7 @@ def test_anonymous_access_is_a_setting(project: Project, keys: dict[str, str]) -
     with client_of(project, anonymous=True, anonymous_roles="analyst") as anonymous:
         assert [cube["name"] for cube in anonymous.get("/v1/cubes").json()] == [CUBE]
         assert anonymous.get(f"/cube/{CUBE}/aggregate").status_code == 200
-        assert anonymous.get("/info").json()["authentication"] == {"type": "api_key", "identity": "anonymous"}
+        assert anonymous.get("/info").json()["authentication"] == {"type": "none"}
         # anonymous callers hold only their roles: no admin right
         assert_error(anonymous.post("/v1/admin/refresh", json={"mode": "append"}), 403, "forbidden")
         # a wrong key never falls back to anonymous access
@@ -263,6 +263,8 @@ def test_bearer_jwts_authenticate_when_a_key_is_configured(project: Project) -> 
     with client_of(project, jwt_key=secret, jwt_audience="cube-server") as client:
         analyst = call(client, "GET", "/v1/cubes", token(roles=["analyst"], aud="cube-server"))
         assert [cube["name"] for cube in analyst.json()] == [CUBE]
+        info = call(client, "GET", "/info", token(roles=["analyst"], aud="cube-server")).json()
+        assert info["authentication"] == {"type": "jwt", "identity": "carol"}
         outsider = call(client, "GET", f"/cube/{CUBE}/model", token(roles="outsider", aud="cube-server"))
         assert outsider.status_code == 404 and outsider.json()["error"] == "missing_object"
         admin = call(client, "POST", "/v1/admin/refresh", token(roles=["admin"], aud="cube-server"))
