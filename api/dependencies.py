@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import ServiceNotReadyError
 from cube_server.access import AccessControl, Principal
@@ -16,6 +17,10 @@ from cube_server.engine import CubeEngine
 from cube_server.errors import UnauthenticatedError
 
 BEARER = "bearer"
+# Declared so the OpenAPI document lists both ways to send a key (and /docs offers "Authorize"); the headers
+# themselves are read by credential_of, which also refuses other schemes instead of ignoring them.
+BEARER_SCHEME = HTTPBearer(auto_error=False, description="an API key (ck_...) or, when configured, a JWT")
+API_KEY_SCHEME = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key (ck_...)")
 
 
 def get_engine(request: Request) -> CubeEngine:
@@ -61,6 +66,15 @@ def get_principal(request: Request) -> Principal:
     return principal
 
 
+def require_principal(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER_SCHEME)] = None,
+    api_key: Annotated[str | None, Security(API_KEY_SCHEME)] = None,
+) -> Principal:
+    del bearer, api_key  # documentation only: see BEARER_SCHEME
+    return get_principal(request)
+
+
 def optional_principal(request: Request) -> Principal | None:
     """The caller if it authenticates, else None (for public routes that show more to a known caller)."""
     try:
@@ -70,5 +84,5 @@ def optional_principal(request: Request) -> Principal | None:
 
 
 EngineDep = Annotated[CubeEngine, Depends(get_engine)]
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
-REQUIRE_PRINCIPAL = [Depends(get_principal)]
+PrincipalDep = Annotated[Principal, Depends(require_principal)]
+REQUIRE_PRINCIPAL = [Depends(require_principal)]

@@ -271,3 +271,18 @@ def test_bearer_jwts_authenticate_when_a_key_is_configured(project: Project) -> 
         assert "CUBE_ADMIN" in assert_error(admin, 403, "forbidden")["message"]  # past the admin-right check
         for refused in (token(roles=["analyst"]), token(roles=["analyst"], aud="cube-server", exp=now - 300)):
             assert_unauthenticated(call(client, "GET", "/v1/cubes", refused), slicer=False)
+
+
+def test_openapi_declares_both_ways_to_send_a_key() -> None:
+    document = create_app().openapi()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["HTTPBearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": schemes["HTTPBearer"]["description"],
+    }
+    assert (schemes["APIKeyHeader"]["in"], schemes["APIKeyHeader"]["name"]) == ("header", "X-API-Key")
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            secured = operation.get("security") == [{"HTTPBearer": []}, {"APIKeyHeader": []}]
+            assert secured == (path not in PUBLIC_PATHS), path
