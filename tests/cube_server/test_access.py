@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from cube_models.errors import CubeNotFoundError, ForbiddenError
-from cube_server.access import AccessControl, KeyStore, RoleBook
+from cube_server.access import AccessControl, KeyStore, RoleBook, keys_path, roles_path
 from cube_server.access import keys as keys_module
 from cube_server.access.roles import BUILTIN_ROLES, Role, parse_roles, parse_roles_file, principal_of
 from cube_server.errors import AccessConfigError, UnauthenticatedError
+from cube_server.settings import Settings
 
 ROLES = {**BUILTIN_ROLES, "sales": Role("sales", frozenset({"sales"})), "hr": Role("hr", frozenset({"staff"}))}
 
@@ -174,3 +175,17 @@ def test_access_control_turns_credentials_into_principals(store: KeyStore, tmp_p
     with pytest.raises(AccessConfigError, match="undefined role\\(s\\): nope"):
         AccessControl(store, book, ("nope",))
     assert AccessControl.open().authenticate(None).admin
+
+
+def test_settings_place_the_files_and_a_bad_roles_file_stops_the_start(tmp_path: Path) -> None:
+    assert keys_path(Settings(), tmp_path) == tmp_path / "cube-server-keys.json"
+    assert roles_path(Settings(), tmp_path) == tmp_path / "cube-server-roles.json"
+    assert keys_path(Settings(keys_file="secret/keys.json"), tmp_path) == tmp_path / "secret" / "keys.json"
+    assert roles_path(Settings(roles_file="/etc/cube/roles.json"), tmp_path) == Path("/etc/cube/roles.json")
+    (tmp_path / "cube-server-roles.json").write_text(
+        json.dumps({"roles": {"gd": {"cubes": ["*"], "restrict": "organisation:hq,gd"}}}), encoding="utf-8"
+    )
+    with pytest.raises(AccessConfigError, match="not yet supported"):
+        AccessControl.from_settings(Settings(), tmp_path)
+    with pytest.raises(AccessConfigError, match="undefined role\\(s\\): editor"):
+        AccessControl.from_settings(Settings(anonymous=True, anonymous_roles="reader, editor"), tmp_path / "empty")
