@@ -41,7 +41,7 @@ def test_keys_create_list_revoke(project: Path, capsys: pytest.CaptureFixture[st
     stored = (project / "cube-server-keys.json").read_text(encoding="utf-8")
     digests = [hashlib.sha256(key.encode()).hexdigest() for key in (head, branch)]
     for key in (head, branch):
-        assert key not in stored and key.rpartition("_")[2] not in stored
+        assert key not in stored and key.split("_", 2)[2] not in stored
     assert all(digest in stored for digest in digests)
 
     assert main(["keys", "list", str(project)]) == 0
