@@ -42,7 +42,7 @@ def running_server(project: Path, log: Path, **settings: str) -> Iterator[str]:
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         try:
-            _wait_until_ready(process, base, log)
+            wait_until_ready(process, base, log)
             yield base
         finally:
             process.terminate()
@@ -53,7 +53,7 @@ def running_server(project: Path, log: Path, **settings: str) -> Iterator[str]:
                 process.wait(timeout=15)
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
+def wait_until_ready(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     with httpx.Client(timeout=2) as http:
         while time.monotonic() < deadline:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import CUBE, ROOT, write_project
-from server_process import running_server
+from server_process import free_port, running_server, wait_until_ready
 
 from api.cli import demo_settings, main
 from api.client import CubeClient
@@ -109,3 +112,26 @@ def test_a_served_project_needs_a_key_and_refuses_it_once_revoked(
         assert main(["keys", "revoke", str(project), key.split("_")[1]]) == 0
         after = http.get(f"{base}/v1/cubes", headers={"Authorization": f"Bearer {key}"})
         assert after.status_code == 401 and after.json()["error"]["code"] == "unauthenticated"
+
+
+@pytest.mark.e2e
+def test_the_demo_process_answers_without_a_key(project: Path, tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "demo.log"
+    env = {name: value for name, value in os.environ.items() if name != "CUBE_ANONYMOUS"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "api.cli", "demo", "--project", str(project), "--port", str(port)]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        try:
+            wait_until_ready(process, base, log)
+            with httpx.Client() as http:
+                assert [cube["name"] for cube in http.get(f"{base}/v1/cubes").json()] == [CUBE]
+                assert http.get(f"{base}/ready").json()["cubes"] == [CUBE]
+                refused = http.get(f"{base}/v1/cubes", headers={"X-API-Key": "ck_0_wrong"})
+                assert refused.status_code == 401  # a wrong key is refused, never taken as anonymous
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    assert "anonymous access is on (roles: reader)" in log.read_text(errors="replace")
