@@ -275,7 +275,9 @@ def _recompute_scans(
 ) -> dict[tuple[str, str], sa.Select[Any]]:
     """The rows of every cuboid that cannot merge, recomputed from the facts of the periods the change touches.
 
-    All of a cube's such cuboids share GROUPING SETS passes, so the facts are read once, not once per cuboid.
+    Cuboids whose time level reads the same periods share one GROUPING SETS pass over those facts only (a day
+    changed: the day's cuboids aggregate one day, the month's one month); those without a time level share one
+    pass over all the facts. Mixing them in one pass would aggregate every fact for every grain.
     """
     result: dict[tuple[str, str], sa.Select[Any]] = {}
     for cube in engine.catalog.cubes:
@@ -283,15 +285,15 @@ def _recompute_scans(
             continue
         star = _star_over(engine, cube, change.after)
         specs = [built.spec for built in current.cuboids_of(cube.name) if not (merge and _mergeable(cube, built))]
-        if not specs:
-            continue
-        # One pass for them all: over the periods they touch when every one has a time level, else over all
-        # the facts (a cuboid without a time level needs them all anyway).
-        filters = [_period_filter(cube, spec, star, change.time_bounds) for spec in specs]
-        where = None if any(f is None for f in filters) else sa.or_(*(f for f in filters if f is not None))
-        scan = f"{prefix}_{_sql_name(cube.name)}"
-        scanned = grouping_sets_scan(engine.backend, star, engine.measure_types(cube.name), specs, scan, where)
-        result.update({(cube.name, name): select for name, select in scanned.items()})
+        passes: dict[str, tuple[sa.ColumnElement[bool] | None, list[Any]]] = {}
+        for spec in specs:
+            where = _period_filter(cube, spec, star, change.time_bounds)
+            key = "" if where is None else compile_literal(where)
+            passes.setdefault(key, (where, []))[1].append(spec)
+        for index, (where, group) in enumerate(passes.values()):
+            scan = f"{prefix}_{_sql_name(cube.name)}_{index}"
+            scanned = grouping_sets_scan(engine.backend, star, engine.measure_types(cube.name), group, scan, where)
+            result.update({(cube.name, name): select for name, select in scanned.items()})
     return result
 
 
