@@ -11,7 +11,6 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from api.key_commands import add_keys_command
 from api.operations import cuts_of, drilldown_of, names_of, order_of
 from api.report_files import FORMATS as REPORT_FORMATS
 from api.report_files import write_report
+from api.text_table import text_table
 from cube_models import ModelError, validate_model
 from cube_models.errors import CubeError
 from cube_models.json_schema import model_json_schema
@@ -239,7 +239,7 @@ def _plan(args: argparse.Namespace) -> int:
             for chosen in selection.chosen
         ]
         print(f"cube {cube.cube}")
-        print(_table(["cuboid", "kind", "grain", "est. rows", "benefit (rows saved)"], rows))
+        print(text_table(["cuboid", "kind", "grain", "est. rows", "benefit (rows saved)"], rows))
         sample = "all of them" if cube.sampled_rows >= cube.fact_rows else f"a sample of {cube.sampled_rows:,}"
         weighting = f"{cube.logged_queries:,} logged queries" if cube.logged_queries else "no query log (even weights)"
         print(
@@ -275,7 +275,7 @@ def _build_with_progress(engine: CubeEngine, project: Project, budget: float | N
     print(file=sys.stderr)
     cuboids = report.manifest.cuboids
     rows = [[c.cube, c.name, f"{c.rows:,}", f"{c.bytes:,}", c.built_from] for c in cuboids]
-    print(_table(["cube", "cuboid", "rows", "bytes", "built from"], rows))
+    print(text_table(["cube", "cuboid", "rows", "bytes", "built from"], rows))
     print(f"version {report.manifest.version}: {len(cuboids)} cuboid(s) in {report.elapsed_s:.1f} s")
     for cube in plan.cubes:
         built = sum(c.rows for c in report.manifest.cuboids_of(cube.cube))
@@ -301,7 +301,7 @@ def _refresh(args: argparse.Namespace) -> int:
     else:
         start, end, file = args.replace
         report = replace_facts(engine, project, store, start, end, Path(file))
-    print(_table(["cuboid", "refresh"], [[name, what] for name, what in report.cuboids.items()]))
+    print(text_table(["cuboid", "refresh"], [[name, what] for name, what in report.cuboids.items()]))
     print(
         f"version {report.manifest.version} ({report.mode}): {report.rows_added:,} fact row(s) added, "
         f"{report.rows_removed:,} removed, in {report.elapsed_s:.1f} s"
@@ -368,7 +368,7 @@ def _query(args: argparse.Namespace) -> int:
     rows = result.cells or [result.summary]
     if not result.cells:
         names = list(result.summary)
-    print(_table(names, [[row.get(name) for name in names] for row in rows]))
+    print(text_table(names, [[row.get(name) for name in names] for row in rows]))
     print(
         f"({result.total_cell_count if result.total_cell_count is not None else 1} cell(s), "
         f"{result.meta.elapsed_ms:.1f} ms, source {result.meta.source})"
@@ -405,20 +405,6 @@ def _report(args: argparse.Namespace) -> int:
     rows = ", ".join(f"{sheet.query.name} {len(sheet.cells.cells):,} rows" for sheet in run.sheets)
     print(f"wrote {path} ({len(written.content):,} bytes; store version {run.version}; {rows})")
     return 0
-
-
-def _table(names: list[str], rows: list[list[Any]]) -> str:
-    def text(value: Any) -> str:
-        if value is None:
-            return ""
-        return format(value, "f") if isinstance(value, Decimal) else str(value)
-
-    cells = [[text(v) for v in row] for row in rows]
-    widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(names)]
-    lines = ["  ".join(name.ljust(w) for name, w in zip(names, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines.extend("  ".join(value.ljust(w) for value, w in zip(row, widths, strict=True)) for row in cells)
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

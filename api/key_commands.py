@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from api.config import settings_from_env
+from api.text_table import text_table
 from cube_server.access import KeyStore, RoleBook, keys_path, roles_path
 from cube_server.project import CONFIG_NAME
 
@@ -66,11 +67,10 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from api.cli import _table
 
     records = _store(args).records().values()
     rows = [[r.id, r.name, ",".join(r.roles), r.created, r.revoked or ""] for r in records]
-    print(_table(["id", "name", "roles", "created", "revoked"], rows))
+    print(text_table(["id", "name", "roles", "created", "revoked"], rows))
     return 0
 
 
@@ -81,12 +81,11 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 def _roles(args: argparse.Namespace) -> int:
-    from api.cli import _table
 
     book = _role_book(args)
     rows = [
         [role.name, ",".join(sorted(role.cubes)), "yes" if role.admin else "", role.description]
         for role in book.roles().values()
     ]
-    print(_table(["role", "cubes", "admin", "description"], rows))
+    print(text_table(["role", "cubes", "admin", "description"], rows))
     return 0
