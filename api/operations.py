@@ -6,8 +6,7 @@ from collections.abc import Iterable
 
 from api.schemas import QueryBody
 from cube_server.calculations import Calculation, parse_calculations
-from cube_server.cut_syntax import parse_cuts, parse_drilldown
-from cube_server.errors import InvalidParameterError
+from cube_server.cut_syntax import parse_cuts, parse_drilldown, parse_order
 from cube_server.query import Cut, DrilldownItem, FactsQuery, MembersQuery, OrderItem, PivotQuery, Query
 
 
@@ -57,13 +56,9 @@ def levels_of(values: str | list[str] | None) -> tuple[DrilldownItem, ...]:
 
 
 def order_of(values: str | list[str] | None) -> tuple[OrderItem, ...]:
-    items = []
-    for part in names_of(values):
-        ref, _, direction = part.partition(":")
-        direction = direction.lower()
-        if direction and not (direction.startswith("asc") or direction.startswith("desc")):
-            raise InvalidParameterError(f"order direction must be asc or desc, not {direction!r}", order=part)
-        items.append(OrderItem(ref, descending=direction.startswith("desc")))
+    items: list[OrderItem] = []
+    for text in _strings(values):
+        items.extend(parse_order(text))
     return tuple(items)
 
 

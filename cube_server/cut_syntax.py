@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import re
 
-from cube_server.errors import CutSyntaxError, DrilldownSyntaxError
-from cube_server.query import Cut, DrilldownItem, Path, PointCut, RangeCut, SetCut
+from cube_server.errors import CutSyntaxError, DrilldownSyntaxError, InvalidParameterError
+from cube_server.query import Cut, DrilldownItem, OrderItem, Path, PointCut, RangeCut, SetCut
 
 NULL_ELEMENT = "__null__"
 ESCAPABLE = set("\\!|:;,-_")
@@ -164,3 +164,21 @@ def format_drilldown(items: tuple[DrilldownItem, ...] | list[DrilldownItem]) -> 
         item.dimension + (f"@{item.hierarchy}" if item.hierarchy else "") + (f":{item.level}" if item.level else "")
         for item in items
     )
+
+
+def parse_order(text: str | None) -> tuple[OrderItem, ...]:
+    """``ref[:asc|:desc]`` items, separated by ``,`` (or Cubes' ``|``).
+
+    >>> parse_order("revenue:desc, geography.province")
+    (OrderItem(ref='revenue', descending=True), OrderItem(ref='geography.province', descending=False))
+    """
+    items = []
+    for part in (piece.strip() for piece in (text or "").replace("|", ",").split(",")):
+        if not part:
+            continue
+        ref, _, direction = part.partition(":")
+        direction = direction.lower()
+        if direction and not (direction.startswith("asc") or direction.startswith("desc")):
+            raise InvalidParameterError(f"order direction must be asc or desc, not {direction!r}", order=part)
+        items.append(OrderItem(ref, descending=direction.startswith("desc")))
+    return tuple(items)

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from cube_server.calculations.syntax import parse_calculations
-from cube_server.cut_syntax import parse_cuts, parse_drilldown
+from cube_server.cut_syntax import parse_cuts, parse_drilldown, parse_order
 from cube_server.errors import InvalidParameterError, NotFoundError, ReportError
-from cube_server.query import OrderItem, Query
+from cube_server.query import Query
 from cube_server.result import CellSet
 
 PERIOD_KINDS = ("month", "year")
@@ -248,7 +248,7 @@ def build_query(report: Report, query: ReportQuery, period: Period, version: str
         drilldown.extend(parse_drilldown(text))
     order = []
     for text in query.order:
-        order.extend(_order_items(text))
+        order.extend(parse_order(text))
     calculations = tuple(spec for text in query.calculations for spec in parse_calculations(text))
     return Query(
         cube=report.cube,
@@ -260,15 +260,6 @@ def build_query(report: Report, query: ReportQuery, period: Period, version: str
         version=version,
         calculations=calculations,
     )
-
-
-def _order_items(text: str) -> list[OrderItem]:
-    items = []
-    for part in (piece.strip() for piece in text.split(",")):
-        if part:
-            ref, _, direction = part.partition(":")
-            items.append(OrderItem(ref, descending=direction.lower().startswith("desc")))
-    return items
 
 
 def run_report(engine: Any, report: Report, period: Period) -> ReportRun:

@@ -7,10 +7,8 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,39 +17,17 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
 from conftest import CUBE, write_project
+from server_process import free_port, wait_until_ready
 
 from cube_server.cut_syntax import parse_drilldown
 from cube_server.engine import CubeEngine
 from cube_server.query import Query
-
-READY_TIMEOUT_S = 60
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def server_command() -> list[str]:
     beside = Path(sys.executable).with_name("cube-server")
     script = str(beside) if beside.is_file() else shutil.which("cube-server")
     return [script] if script else [sys.executable, "-m", "api.cli"]
-
-
-def wait_until_ready(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    with httpx.Client(timeout=2) as http:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"cube-server exited with {process.returncode}:\n{log.read_text(errors='replace')}")
-            try:
-                if http.get(f"{base}/ready").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-    pytest.fail(f"cube-server not ready after {READY_TIMEOUT_S} s:\n{log.read_text(errors='replace')}")
 
 
 @pytest.mark.e2e
