@@ -32,8 +32,10 @@ from api.slicer import routes as slicer
 from api.slicer.cors import slicer_cors
 from cube_models.errors import CubeError
 from cube_server.access import AccessControl
+from cube_server.access.rate_limit import RateLimiter
 from cube_server.engine import CubeEngine
 from cube_server.project import Project
+from cube_server.settings import Settings
 
 log = logging.getLogger("cube_server.api")
 MAX_BODY_BYTES = 1_000_000
@@ -47,13 +49,16 @@ def create_app(
     loader: EngineLoader | None = None,
     project: Project | None = None,
     access: AccessControl | None = None,
+    settings: Settings | None = None,
 ) -> FastAPI:
     """Serve ``engine`` if given, else load one with ``loader`` in the background at startup.
 
     ``project``: the directory the engine serves, for the admin API (which changes its files).
     ``access``: who may call (keys, roles, anonymous access). None leaves the app open, every caller with
-    every right, for a program embedding it behind its own access control; ``cube-server serve`` and
-    ``demo`` always pass one built from the settings.
+    every right and no rate limit, for a program embedding it behind its own access control;
+    ``cube-server serve`` and ``demo`` always pass one built from the settings.
+    ``settings``: the limits the HTTP edge applies before the engine has loaded (rate limit, body and URL
+    length); None takes the engine's settings, or the defaults when the engine is loaded later.
     """
 
     @asynccontextmanager
@@ -79,6 +84,8 @@ def create_app(
     app.state.project = project
     app.state.load_error = None
     app.state.access = access if access is not None else AccessControl.open()
+    app.state.settings = settings or (engine.settings if engine is not None else Settings())
+    app.state.rate_limiter = RateLimiter.from_settings(app.state.settings)
     app.include_router(health.router)
     app.include_router(cubes.router)
     app.include_router(query.router)
@@ -100,15 +107,21 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             for operation in path.values():
                 responses = operation.get("responses", {})
                 if responses.pop("422", None) is not None and "400" not in responses:
-                    responses["400"] = {
-                        "description": "error envelope; code invalid_parameter",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
-                    }
+                    responses["400"] = _envelope_response("invalid_parameter")
+                if "401" in responses:  # a route needing a principal counts against its rate limit
+                    responses.setdefault("429", _envelope_response("rate_limited"))
         schemas = schema.get("components", {}).get("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _envelope_response(code: str) -> dict[str, Any]:
+    return {
+        "description": f"error envelope; code {code}",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+    }
 
 
 def _load(app: FastAPI, loader: EngineLoader) -> None:

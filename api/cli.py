@@ -183,7 +183,7 @@ def _run_server(project: Project, host: str, port: int, log_level: str, settings
     from api.app import create_app
 
     access = AccessControl.from_settings(settings, project.root)
-    app = create_app(loader=lambda: open_engine(project, settings), project=project, access=access)
+    app = create_app(loader=lambda: open_engine(project, settings), project=project, access=access, settings=settings)
     print(f"serving {project.root} on http://{host}:{port} (API docs at /docs)", file=sys.stderr, flush=True)
     if settings.anonymous:
         print(f"anonymous access is on (roles: {settings.anonymous_roles})", file=sys.stderr, flush=True)

@@ -56,13 +56,19 @@ def access_of(request: Request) -> AccessControl:
 
 def get_principal(request: Request) -> Principal:
     """The caller (401 without an accepted credential); a ``{cube}`` of the path it may not read is a 404."""
+    principal = authenticated_principal(request)
+    cube = request.path_params.get("cube")
+    if cube is not None:
+        principal.require_cube(cube)
+    return principal
+
+
+def authenticated_principal(request: Request) -> Principal:
+    """The caller (401 without an accepted credential), authenticated once per request."""
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:
         principal = access_of(request).authenticate(credential_of(request))
         request.state.principal = principal
-    cube = request.path_params.get("cube")
-    if cube is not None:
-        principal.require_cube(cube)
     return principal
 
 
@@ -72,7 +78,18 @@ def require_principal(
     api_key: Annotated[str | None, Security(API_KEY_SCHEME)] = None,
 ) -> Principal:
     del bearer, api_key  # documentation only: see BEARER_SCHEME
+    # Charged before the cube check, so requests for cubes the caller may not read count too.
+    charge_rate_limit(request, authenticated_principal(request))
     return get_principal(request)
+
+
+def charge_rate_limit(request: Request, principal: Principal) -> None:
+    """Count the request against the caller's rate limit once (429 past it); public routes are not counted."""
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is None or getattr(request.state, "rate_charged", False):
+        return
+    request.state.rate_charged = True
+    limiter.charge(principal, request.client.host if request.client is not None else None)
 
 
 def optional_principal(request: Request) -> Principal | None:

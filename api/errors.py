@@ -39,6 +39,7 @@ from cube_server.errors import (
     InvalidParameterError,
     PathTooLongError,
     QueryTimeoutError,
+    RateLimitedError,
     UnauthenticatedError,
 )
 
@@ -58,6 +59,7 @@ STATUS_BY_ERROR: dict[type[BaseException], int] = {
     NotFoundError: 404,
     ConflictError: 409,
     GoneError: 410,
+    RateLimitedError: 429,
     QueryTimeoutError: 504,
     ServiceNotReadyError: 503,
     InternalError: 500,
@@ -82,6 +84,7 @@ SLICER_TYPE_BY_ERROR: dict[type[BaseException], str] = {
     UnauthenticatedError: "not_authenticated",
     ConflictError: "conflict",
     GoneError: "gone",
+    RateLimitedError: "rate_limited",
     UserError: "unknown_user_error",
     QueryTimeoutError: "query_timeout",
     CubeError: "internal_server_error",
@@ -111,6 +114,7 @@ ERROR_CODES_BY_STATUS = {
     405: ["method_not_allowed"],
     409: ["build_in_progress", "store_not_current"],
     410: ["version_unavailable"],
+    429: ["rate_limited"],
     500: ["internal_error"],
     503: ["not_ready"],
     504: ["query_timeout"],
@@ -195,6 +199,8 @@ async def cube_error_handler(request: Request, error: Exception) -> Response:
     response = _cube_error(request, error)
     if isinstance(error, UnauthenticatedError):
         response.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+    if isinstance(error, RateLimitedError):
+        response.headers["Retry-After"] = str(error.details["retry_after_s"])
     return response
 
 

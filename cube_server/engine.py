@@ -409,10 +409,13 @@ class CubeEngine:
             "row_totals": source_label(row_route),
             "column_totals": source_label(column_route),
         }
+        # Fetching one past the limit tells a pivot too large without reading all of it. The grid has at most
+        # rows x columns cells, so when its fetch is cut short the pivot is refused anyway (shape_pivot).
+        bound = self.settings.max_cells + 1
         statements = {
-            "row_totals": by_row.cells((), None, 0),
-            "column_totals": by_column.cells((), None, 0),
-            "cells": grid.cells((), None, 0),
+            "row_totals": by_row.cells((), bound, 0),
+            "column_totals": by_column.cells((), bound, 0),
+            "cells": grid.cells((), bound, 0),
             "grand_total": grid.summary(),
         }
         guards = [

@@ -45,6 +45,12 @@ class ResultTooLargeError(UserError):
     code = "result_too_large"
 
 
+class RateLimitedError(UserError):
+    """The principal made more requests than its rate limit allows; ``retry_after_s`` says when to try again."""
+
+    code = "rate_limited"
+
+
 class QueryTimeoutError(CubeError):
     """The query ran longer than the configured timeout and was interrupted: an answer, not a crash."""
 

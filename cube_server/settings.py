@@ -6,6 +6,17 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+POSITIVE_SETTINGS = (
+    "query_timeout_ms",
+    "export_timeout_ms",
+    "max_cells",
+    "default_page_size",
+    "max_page_size",
+    "max_body_bytes",
+    "max_url_length",
+    "rate_limit_burst",
+)
+
 
 def _setting(default: Any, description: str, *, secret: bool = False) -> Any:
     """``secret``: left out of the settings' repr, so a logged Settings never shows it."""
@@ -20,6 +31,16 @@ class Settings:
     )
     default_page_size: int = _setting(100, "Page size of members and facts when no limit is given.")
     max_page_size: int = _setting(10_000, "Largest limit a caller may ask for.")
+    max_body_bytes: int = _setting(1_000_000, "Largest request body accepted (else 413 body_too_large).")
+    max_url_length: int = _setting(16_000, "Longest request URL accepted, in characters (else 414 url_too_long).")
+    rate_limit_per_minute: int = _setting(
+        600,
+        "Requests per minute each principal may make to the data routes (a key, a JWT subject, or, for anonymous "
+        "callers, a client address), else 429 rate_limited; 0 turns the limit off.",
+    )
+    rate_limit_burst: int = _setting(
+        60, "Requests a principal may make at once after a quiet while (the per-minute rate then refills them)."
+    )
     export_timeout_ms: int = _setting(
         600_000, "Interrupt a whole-listing export (Slicer CSV / JSON lines of facts or members) after this long."
     )
@@ -75,9 +96,11 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
-        for name in ("query_timeout_ms", "export_timeout_ms", "max_cells", "default_page_size", "max_page_size"):
+        for name in POSITIVE_SETTINGS:
             if getattr(self, name) < 1:
                 raise ValueError(f"setting {name} must be positive")
+        if self.rate_limit_per_minute < 0:
+            raise ValueError("setting rate_limit_per_minute must be 0 (off) or positive")
         if self.default_page_size > self.max_page_size:
             raise ValueError("default_page_size cannot exceed max_page_size")
         if self.slicer_json_record_limit < 1:

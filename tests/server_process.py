@@ -32,12 +32,14 @@ def free_port() -> int:
 def running_server(project: Path, log: Path, **settings: str) -> Iterator[str]:
     """Serve ``project`` with ``CUBE_*`` settings (``max_cells="100"``) until the block ends; yields its URL.
 
-    Anonymous access is on unless ``anonymous="false"`` is given, as ``cube-server demo`` serves.
+    Anonymous access is on unless ``anonymous="false"`` is given, as ``cube-server demo`` serves. The rate
+    limit is off unless given: a test calls far faster than a person (the limits have tests of their own).
     """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    env |= {f"CUBE_{name.upper()}": value for name, value in {"anonymous": "true", **settings}.items()}
+    defaults = {"anonymous": "true", "rate_limit_per_minute": "0"}
+    env |= {f"CUBE_{name.upper()}": value for name, value in {**defaults, **settings}.items()}
     command = [sys.executable, "-m", "api.cli", "serve", str(project), "--port", str(port), "--log-level", "warning"]
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
