@@ -21,7 +21,7 @@ from api.operations import cuts_of, drilldown_of, names_of, order_of
 from api.report_files import FORMATS as REPORT_FORMATS
 from api.report_files import write_report
 from api.text_table import text_table
-from cube_models import ModelError, validate_model
+from cube_models import ModelError, load_model, validate_model
 from cube_models.errors import CubeError
 from cube_models.json_schema import model_json_schema
 from cube_server.access import AccessControl
@@ -183,6 +183,7 @@ def _run_server(project: Project, host: str, port: int, log_level: str, settings
     from api.app import create_app
 
     access = AccessControl.from_settings(settings, project.root)
+    access.check_roles(load_model(project.model_path))
     app = create_app(loader=lambda: open_engine(project, settings), project=project, access=access, settings=settings)
     print(f"serving {project.root} on http://{host}:{port} (API docs at /docs)", file=sys.stderr, flush=True)
     if settings.anonymous:

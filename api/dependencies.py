@@ -1,5 +1,8 @@
 """FastAPI dependencies: the engine of the running app (503 until it has loaded) and the caller's principal.
 
+Routes answering a caller take :data:`EngineDep`, the engine as that caller may see it (its cubes, its
+rows); only admin operations take :data:`FullEngineDep`, after checking the admin right.
+
 Only the credential's extraction from the request lives here; what a key means and what a principal may
 do is :mod:`cube_server.access`.
 """
@@ -13,6 +16,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from api.errors import ServiceNotReadyError
 from cube_server.access import AccessControl, Principal
+from cube_server.access.restricted import RestrictedEngine
 from cube_server.engine import CubeEngine
 from cube_server.errors import UnauthenticatedError
 
@@ -100,6 +104,13 @@ def optional_principal(request: Request) -> Principal | None:
         return None
 
 
-EngineDep = Annotated[CubeEngine, Depends(get_engine)]
+def restricted_engine(
+    engine: Annotated[CubeEngine, Depends(get_engine)], principal: Annotated[Principal, Depends(require_principal)]
+) -> RestrictedEngine:
+    return RestrictedEngine(engine, principal)
+
+
+EngineDep = Annotated[RestrictedEngine, Depends(restricted_engine)]
+FullEngineDep = Annotated[CubeEngine, Depends(get_engine)]
 PrincipalDep = Annotated[Principal, Depends(require_principal)]
 REQUIRE_PRINCIPAL = [Depends(require_principal)]

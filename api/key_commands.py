@@ -12,7 +12,7 @@ from pathlib import Path
 
 from api.config import settings_from_env
 from api.text_table import text_table
-from cube_server.access import KeyStore, RoleBook, keys_path, roles_path
+from cube_server.access import KeyStore, Role, RoleBook, keys_path, roles_path
 from cube_server.project import CONFIG_NAME
 
 
@@ -80,12 +80,18 @@ def _revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _restrictions(role: Role) -> str:
+    """``all``, or each restriction as ``cube=cuts``."""
+    described = role.describe().get("restrict", {})
+    return "; ".join(f"{cube}={cuts}" for cube, cuts in described.items()) or "all"
+
+
 def _roles(args: argparse.Namespace) -> int:
 
     book = _role_book(args)
     rows = [
-        [role.name, ",".join(sorted(role.cubes)), "yes" if role.admin else "", role.description]
+        [role.name, ",".join(sorted(role.cubes)), "yes" if role.admin else "", _restrictions(role), role.description]
         for role in book.roles().values()
     ]
-    print(text_table(["role", "cubes", "admin", "description"], rows))
+    print(text_table(["role", "cubes", "admin", "rows", "description"], rows))
     return 0

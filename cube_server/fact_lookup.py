@@ -11,17 +11,20 @@ import sqlalchemy as sa
 from cube_server.backend import compile_statement
 from cube_server.engine import CubeEngine
 from cube_server.errors import FactNotFoundError
-from cube_server.render import INTEGER_TYPES
+from cube_server.query import Cut
+from cube_server.render import INTEGER_TYPES, CutRenderer, cut_refs
+from cube_server.resolve import bind_cuts
 from cube_server.rows import fact_fields, field_expression
 from cube_server.star import STRING_TYPES
 
 _INTEGER = re.compile(r"-?\d{1,18}")
 
 
-def get_fact(engine: CubeEngine, cube_name: str, key: str) -> dict[str, Any]:
-    """The fact whose key is ``key`` (compared as a number when the key column holds integers).
+def get_fact(engine: CubeEngine, cube_name: str, key: str, cuts: tuple[Cut, ...] = ()) -> dict[str, Any]:
+    """The fact whose key is ``key`` (compared as a number when the key column holds integers) within ``cuts``.
 
-    Raises :class:`FactNotFoundError` when there is no such fact, or the cube declares no key.
+    Raises :class:`FactNotFoundError` when there is no such fact in the cuts (a fact outside them is answered
+    exactly as a missing one), or the cube declares no key.
     """
     star = engine.star(cube_name)
     cube = star.cube
@@ -40,10 +43,12 @@ def get_fact(engine: CubeEngine, cube_name: str, key: str) -> dict[str, Any]:
         condition = sa.cast(key_column, sa.String) == key
     fields = fact_fields(star)
     labels = {name: f"f{index}" for index, name in enumerate(fields)}
+    bound = bind_cuts(cube, cuts)
+    renderer = CutRenderer(star, engine.attribute_types(cube.name))
     statement = (
         sa.select(*(field_expression(star, name).label(labels[name]) for name in fields))
-        .select_from(star.from_clause_for(set(fields)))
-        .where(condition)
+        .select_from(star.from_clause_for(set(fields) | cut_refs(bound)))
+        .where(condition, *(renderer.condition(cut) for cut in bound))
         .limit(1)
     )
     deadline = time.monotonic() + engine.settings.query_timeout_ms / 1000

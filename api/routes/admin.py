@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from aggregates.store import CuboidStore
-from api.dependencies import REQUIRE_PRINCIPAL, EngineDep, PrincipalDep
+from api.dependencies import REQUIRE_PRINCIPAL, FullEngineDep, PrincipalDep
 from api.encoding import json_response
 from api.errors import error_responses
 from cube_models.errors import ForbiddenError
@@ -44,7 +44,7 @@ class RefreshBody(BaseModel):
     responses=error_responses(400, 401, 403, 409, 503),
 )
 def refresh(
-    body: Annotated[RefreshBody, Body()], engine: EngineDep, principal: PrincipalDep, request: Request
+    body: Annotated[RefreshBody, Body()], engine: FullEngineDep, principal: PrincipalDep, request: Request
 ) -> Response:
     principal.require_admin()  # before the switch below, so a non-admin learns nothing of the configuration
     project: Project | None = getattr(request.app.state, "project", None)

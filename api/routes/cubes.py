@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from aggregates.store import store_summary
 from api.dependencies import REQUIRE_PRINCIPAL, EngineDep, PrincipalDep
 from api.encoding import json_response
 from api.errors import error_responses
@@ -21,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["model"], dependencies=REQUIRE_PRINCIPAL)
     responses={200: {"model": list[CubeSummary]}, **error_responses(401, 503)},
 )
 def list_cubes(engine: EngineDep, principal: PrincipalDep) -> Response:
-    return json_response([cube_summary(cube) for cube in engine.catalog.cubes if principal.can_read(cube.name)])
+    return json_response([cube_summary(cube) for cube in engine.catalog.cubes])
 
 
 @router.get(
@@ -36,18 +35,8 @@ def get_cube(cube: str, engine: EngineDep) -> Response:
 
 @router.get(
     "/cubes/{cube}/cuboids",
-    summary="The cuboids of the store version now serving: grain, rows, bytes, built at",
+    summary="The cuboids of the store version now serving: grain, rows and bytes (unless restricted), built at",
     responses=error_responses(401, 404, 503),
 )
 def list_cuboids(cube: str, engine: EngineDep) -> Response:
-    model = engine.cube(cube)
-    snapshot = engine.snapshot()
-    cuboids = snapshot.manifest.cuboids_of(model.name) if snapshot.manifest and snapshot.status == "serving" else []
-    body = {
-        "cube": model.name,
-        "status": snapshot.status,
-        "version": snapshot.manifest.version if snapshot.manifest else None,
-        "built_at": snapshot.manifest.built_at if snapshot.manifest else None,
-        "cuboids": [store_summary(cuboid) for cuboid in cuboids],
-    }
-    return json_response(body)
+    return json_response(engine.cuboids(cube))

@@ -29,7 +29,7 @@ from api.schemas import (
     RollupParams,
     RowsResponse,
 )
-from cube_server.engine import CubeEngine
+from cube_server.access.restricted import RestrictedEngine
 from cube_server.errors import InvalidParameterError
 from cube_server.plan import Plan
 
@@ -43,7 +43,7 @@ def _responses(model: Any) -> dict[int | str, dict[str, Any]]:
 
 
 def dispatch(
-    engine: CubeEngine, cube: str, body: QueryBody, request: Request, dimension: str | None = None
+    engine: RestrictedEngine, cube: str, body: QueryBody, request: Request, dimension: str | None = None
 ) -> Response:
     fmt = encoding.choose_format(request, body.format)
     operation = body.operation
@@ -92,7 +92,7 @@ def _required(dimension: str | None) -> str:
     return dimension
 
 
-def _explain(engine: CubeEngine, plan: Plan) -> Response:
+def _explain(engine: RestrictedEngine, plan: Plan) -> Response:
     response = encoding.json_response(encoding.explain_body(engine.explain(plan)))
     response.headers["X-Cube-Source"] = plan.source
     return response

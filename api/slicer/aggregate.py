@@ -13,9 +13,9 @@ from typing import Any
 from api.slicer.cells import cut_object
 from api.slicer.params import Paging
 from api.slicer.refs import WireRefs
+from cube_server.access.restricted import RestrictedEngine
 from cube_server.calculations.syntax import Calculation
 from cube_server.cardinality import check_low_cardinality
-from cube_server.engine import CubeEngine
 from cube_server.errors import InvalidParameterError
 from cube_server.query import Cut, DrilldownItem, OrderItem, Query
 from cube_server.resolve import DrillLevels, bind_cuts, bind_drilldown
@@ -44,15 +44,16 @@ class AggregateAnswer:
 
 
 def run_aggregate(
-    engine: CubeEngine, request: AggregateRequest, refs: WireRefs, record_limit: int | None
+    engine: RestrictedEngine, request: AggregateRequest, refs: WireRefs, record_limit: int | None
 ) -> AggregateAnswer:
     """Aggregate; ``record_limit`` caps the cells returned (JSON), None returns them all (CSV)."""
     cube = engine.cube(request.cube)
     bound = bind_cuts(cube, request.cuts)
-    drills = bind_drilldown(cube, request.drilldown, bound)
-    check_low_cardinality(bound, drills, request.paging.is_paged)
-    # The implicit levels (a dimension without a level) are fixed by the request's own cuts, before a split
-    # adds its cut.
+    # The implicit levels (a dimension without a level) are fixed by the request's own cuts and the caller's
+    # restriction (a branch drills from its own level), before a split adds its cut.
+    fixing = bind_cuts(cube, (*request.cuts, *engine.restriction(cube.name)))
+    drills = bind_drilldown(cube, request.drilldown, fixing)
+    check_low_cardinality(fixing, drills, request.paging.is_paged)
     drilldown = tuple(DrilldownItem(d.dimension.name, d.hierarchy.name, d.level.name) for d in drills)
     query = Query(
         cube.name, request.cuts, drilldown, request.aggregates, request.order, calculations=request.calculations
@@ -85,7 +86,7 @@ def run_aggregate(
     return AggregateAnswer(body, columns, labels)
 
 
-def _label(column: str, refs: WireRefs, engine: CubeEngine, cube: str) -> str:
+def _label(column: str, refs: WireRefs, engine: RestrictedEngine, cube: str) -> str:
     if column == SPLIT:
         return SPLIT_LABEL
     attribute = refs.attribute(column)
@@ -115,7 +116,7 @@ def _row(
 
 
 def _split(
-    engine: CubeEngine,
+    engine: RestrictedEngine,
     query: Query,
     request: AggregateRequest,
     drills: tuple[DrillLevels, ...],

@@ -12,16 +12,16 @@ from typing import Any
 from api.slicer.cells import cut_object
 from api.slicer.refs import WireRefs
 from api.slicer.rows import member_columns
-from cube_server.engine import CubeEngine
+from cube_server.access.restricted import RestrictedEngine
 from cube_server.query import MembersQuery, Path, PointCut, RangeCut, SetCut
 from cube_server.resolve import BoundCut
 
 
-def cut_with_details(engine: CubeEngine, cube: str, bound: BoundCut, refs: WireRefs) -> dict[str, Any]:
+def cut_with_details(engine: RestrictedEngine, cube: str, bound: BoundCut, refs: WireRefs) -> dict[str, Any]:
     return {**cut_object(bound), "details": cut_details(engine, cube, bound, refs)}
 
 
-def cut_details(engine: CubeEngine, cube: str, bound: BoundCut, refs: WireRefs) -> Any:
+def cut_details(engine: RestrictedEngine, cube: str, bound: BoundCut, refs: WireRefs) -> Any:
     cut = bound.cut
     if isinstance(cut, PointCut):
         return path_details(engine, cube, bound, cut.path, refs)
@@ -35,7 +35,7 @@ def cut_details(engine: CubeEngine, cube: str, bound: BoundCut, refs: WireRefs) 
 
 
 def path_details(
-    engine: CubeEngine, cube: str, bound: BoundCut, path: Path, refs: WireRefs
+    engine: RestrictedEngine, cube: str, bound: BoundCut, path: Path, refs: WireRefs
 ) -> list[dict[str, Any]] | None:
     levels = bound.levels[: len(path)]
     dimension, hierarchy = bound.dimension.name, bound.hierarchy.name

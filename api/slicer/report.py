@@ -30,7 +30,7 @@ from api.slicer.params import (
 from api.slicer.refs import WireRefs
 from api.slicer.rows import MembersRequest, fact_body, run_facts, run_members
 from cube_models import Cube
-from cube_server.engine import CubeEngine
+from cube_server.access.restricted import RestrictedEngine
 from cube_server.errors import InvalidParameterError
 from cube_server.query import Cut, PointCut
 from cube_server.relative_time import resolve_relative_cuts
@@ -41,7 +41,7 @@ MAX_QUERIES = 64
 
 @dataclass(frozen=True, slots=True)
 class ReportContext:
-    engine: CubeEngine
+    engine: RestrictedEngine
     cube: Cube
     refs: WireRefs
     record_limit: int

@@ -41,8 +41,8 @@ from api.slicer.refs import WireRefs
 from api.slicer.report import ReportContext, run_report
 from api.slicer.rows import MembersRequest, RowsAnswer, fact_body, run_facts, run_members
 from cube_models import Cube
+from cube_server.access.restricted import RestrictedEngine
 from cube_server.calculations.syntax import parse_calculations
-from cube_server.engine import CubeEngine
 from cube_server.errors import InvalidParameterError
 from cube_server.resolve import bind_cuts
 
@@ -75,7 +75,7 @@ def _pretty(request: Request) -> bool:
     return is_true(request.query_params.get("prettyprint"))
 
 
-def _refs(engine: CubeEngine, cube: Cube) -> WireRefs:
+def _refs(engine: RestrictedEngine, cube: Cube) -> WireRefs:
     return WireRefs(cube, engine.settings.slicer_bare_flat_refs)
 
 
@@ -221,7 +221,7 @@ async def report_post(cube: str, request: Request, engine: EngineDep) -> Respons
     return await _report_request(cube, request, engine)
 
 
-async def _report_request(cube: str, request: Request, engine: CubeEngine) -> Response:
+async def _report_request(cube: str, request: Request, engine: RestrictedEngine) -> Response:
     raw = await request.body()
     try:
         body = json.loads(raw) if raw.strip() else None
@@ -230,7 +230,7 @@ async def _report_request(cube: str, request: Request, engine: CubeEngine) -> Re
     return await run_in_threadpool(_report, engine, cube, body, request)
 
 
-def _report(engine: CubeEngine, cube: str, body: Any, request: Request) -> Response:
+def _report(engine: RestrictedEngine, cube: str, body: Any, request: Request) -> Response:
     model = engine.cube(cube)
     settings = engine.settings
     now = now_of(request, settings)

@@ -14,9 +14,8 @@ from typing import Any
 from api.slicer.params import Paging
 from api.slicer.refs import FACT_KEY, WireRefs
 from cube_models import Cube, Level
-from cube_server.engine import CubeEngine
+from cube_server.access.restricted import RestrictedEngine
 from cube_server.errors import DrilldownError
-from cube_server.fact_lookup import get_fact
 from cube_server.query import Cut, FactsQuery, MembersQuery, OrderItem
 from cube_server.result import Rows, RowStream
 
@@ -80,7 +79,7 @@ def fact_label(cube: Cube, refs: WireRefs, name: str) -> str:
 
 
 def run_facts(
-    engine: CubeEngine,
+    engine: RestrictedEngine,
     cube_name: str,
     cuts: tuple[Cut, ...],
     fields: tuple[str, ...],
@@ -119,10 +118,10 @@ def run_facts(
     )
 
 
-def fact_body(engine: CubeEngine, cube_name: str, key: str, refs: WireRefs) -> dict[str, Any]:
+def fact_body(engine: RestrictedEngine, cube_name: str, key: str, refs: WireRefs) -> dict[str, Any]:
     """One fact by its key, shaped like a ``/facts`` row with every field."""
     cube = engine.cube(cube_name)
-    fact = get_fact(engine, cube.name, key)
+    fact = engine.fact(cube.name, key)
     names = ([cube.key] if cube.key else []) + [name for name in default_fields(cube) if name != cube.key]
     return {refs.fact_field(name): fact[name] for name in names if name in fact}
 
@@ -140,7 +139,7 @@ class MembersRequest:
 
 
 def run_members(
-    engine: CubeEngine, request: MembersRequest, refs: WireRefs, limit: int
+    engine: RestrictedEngine, request: MembersRequest, refs: WireRefs, limit: int
 ) -> tuple[dict[str, Any], RowsAnswer]:
     """(the ``{dimension, hierarchy, depth}`` head of the answer, its rows)."""
     cube = engine.cube(request.cube)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cube_models import ModelCatalog
 from cube_server.access.keys import KEYS_FILE_NAME, KeyStore
 from cube_server.access.roles import (
     BUILTIN_ROLES,
     ROLES_FILE_NAME,
     Principal,
     Role,
+    check_restrictions,
     open_principal,
     parse_roles_file,
     principal_of,
@@ -17,6 +19,7 @@ from cube_server.access.roles import (
 from cube_server.access.tokens import TokenVerifier, looks_like_jwt
 from cube_server.access.watched import WatchedFile
 from cube_server.errors import AccessConfigError, UnauthenticatedError
+from cube_server.resolve import bind_cuts
 from cube_server.settings import Settings
 
 ANONYMOUS = "anonymous"
@@ -102,6 +105,11 @@ class AccessControl:
         roles = RoleBook(roles_path(settings, project_root))
         keys.records(), roles.roles()  # a broken file stops the server at its start, not at a first request
         return cls(keys, roles, anonymous, tokens=token_verifier(settings, project_root))
+
+    def check_roles(self, catalog: ModelCatalog) -> None:
+        """Every role's restriction must fit the cubes it applies to (AccessConfigError names the first that
+        does not), so a mistyped dimension stops the server at its start."""
+        check_restrictions(self.role_book.roles(), {cube.name: cube for cube in catalog.cubes}, bind_cuts)
 
     @classmethod
     def open(cls) -> AccessControl:

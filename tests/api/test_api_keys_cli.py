@@ -78,6 +78,7 @@ def test_keys_roles_lists_built_in_and_project_roles(project: Path, capsys: pyte
     roles = {line.split()[0]: line for line in lines[2:]}
     assert set(roles) == {"reader", "admin", "head_office", "guangdong_branch", "shenzhen_branch"}
     assert "yes" in roles["head_office"] and "yes" not in roles["guangdong_branch"]
+    assert " all " in roles["head_office"] and "fixed_line_revenue=organisation:hq,gd " in roles["guangdong_branch"]
 
 
 def test_keys_file_setting_moves_the_key_file(
