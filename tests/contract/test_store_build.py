@@ -1,0 +1,129 @@
+"""Store-building contract: every engine that builds the cuboid store builds the same store.
+
+Each building engine is a parameter of the ``built`` fixture: it builds the telecom model's declared cuboids
+from the session's 60,000 generated charges into a store of its own. The store must then
+
+- hold the same cuboids, with the same row counts, as the store DuckDB builds (the reference);
+- answer a query shaped after each cuboid from that cuboid, exactly as the facts answer it (keys, labels,
+  values with their types and decimal digits, cell order);
+- take an appended file of facts by incremental refresh and still answer as the facts do.
+
+A builder is a function ``(project directory, facts data, work directory) -> Built``; adding an engine is
+adding one to ``BUILDERS`` and its name to ``ENGINES``. An engine that cannot do something yet is marked
+``xfail`` with the exception it raises and why, never skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import CUBE, write_project
+
+from aggregates.store import CuboidStore, Manifest
+from cube_server.build import build_store
+from cube_server.engine import CubeEngine
+from cube_server.project import Project, load_project, open_engine
+from cube_server.query import DrilldownItem, Query
+from cube_server.settings import Settings
+
+PAGE = 1_000  # cells compared per cuboid (high-cardinality grains are paged)
+
+
+@dataclass
+class Built:
+    engine: str
+    project: Project
+    manifest: Manifest
+    routed: CubeEngine  # serves the built store
+    facts: CubeEngine  # the same facts, never routed to a cuboid
+
+
+Builder = Callable[[Path, Path, Path], Built]
+
+
+def store_project(directory: Path, data: Path, extra: str = "") -> Project:
+    """The telecom project over ``data`` with its store under ``directory`` (and ``extra`` configuration)."""
+    project = write_project(directory, data)
+    config = project / "cube-server.toml"
+    text = config.read_text(encoding="utf-8") + f'\n[store]\ndirectory = "{directory / "store"}"\n' + extra
+    config.write_text(text, encoding="utf-8")
+    return load_project(project)
+
+
+def served(engine: str, project: Project, manifest: Manifest) -> Built:
+    return Built(
+        engine, project, manifest, open_engine(project, Settings()), open_engine(project, Settings(), use_store=False)
+    )
+
+
+def build_with_duckdb(directory: Path, data: Path, work: Path) -> Built:
+    project = store_project(directory, data)
+    report = build_store(open_engine(project, Settings(), use_store=False), CuboidStore(project.store_dir))
+    return served("duckdb", project, report.manifest)
+
+
+BUILDERS: dict[str, Builder] = {"duckdb": build_with_duckdb}
+ENGINES = [pytest.param("duckdb", id="duckdb")]
+
+
+@pytest.fixture(scope="module")
+def reference(telecom_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The store DuckDB builds: every other engine's store must equal it."""
+    return build_with_duckdb(tmp_path_factory.mktemp("reference"), telecom_data, tmp_path_factory.mktemp("work"))
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def built(
+    request: pytest.FixtureRequest, reference: Built, telecom_data: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Built:
+    name = request.param
+    if name == "duckdb":
+        return reference
+    return BUILDERS[name](tmp_path_factory.mktemp(f"built-{name}"), telecom_data, tmp_path_factory.mktemp("work"))
+
+
+def grain_query(built: Built, cuboid: Any) -> Query:
+    drilldown = tuple(DrilldownItem(dimension, hierarchy, level) for dimension, hierarchy, level in cuboid.grain)
+    return Query(CUBE, drilldown=drilldown, measures=cuboid.measures, limit=PAGE)
+
+
+def answer(cells: Any) -> tuple[Any, ...]:
+    """Cells, summary and count with exact types (Decimal digits and exponent, no int for Decimal)."""
+
+    def typed(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: typed(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [typed(item) for item in value]
+        return (type(value).__name__, str(value) if value is not None else None)
+
+    return typed(cells.cells), typed(cells.summary), cells.total_cell_count
+
+
+def test_the_store_holds_the_reference_cuboids(built: Built, reference: Built) -> None:
+    rows = {cuboid.name: (cuboid.rows, cuboid.levels, cuboid.measures) for cuboid in built.manifest.cuboids}
+    expected = {cuboid.name: (cuboid.rows, cuboid.levels, cuboid.measures) for cuboid in reference.manifest.cuboids}
+    assert rows == expected
+    assert built.routed.snapshot().status == "serving"
+
+
+def test_every_cuboid_answers_as_the_facts(built: Built, reference: Built) -> None:
+    for cuboid in built.manifest.cuboids:
+        query = grain_query(built, cuboid)
+        routed = built.routed.aggregate(query)
+        assert routed.meta.source == f"cuboid:{cuboid.name}", cuboid.name
+        assert answer(routed) == answer(built.facts.aggregate(query)), cuboid.name
+        # and as the reference engine's facts: the engines agree with each other, not only with themselves
+        assert answer(routed) == answer(reference.facts.aggregate(query)), cuboid.name
+
+
+def test_a_whole_cube_total_from_the_store(built: Built) -> None:
+    query = Query(CUBE, measures=("revenue", "call_minutes", "record_count"))
+    routed = built.routed.aggregate(query)
+    assert routed.meta.source != "facts"
+    assert answer(routed) == answer(built.facts.aggregate(query))
+    assert routed.summary["record_count"] == 60_000
