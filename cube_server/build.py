@@ -118,7 +118,7 @@ def _scan_table(version: str, cube: str) -> str:
     return f"build_{version}_{cube}".replace("-", "_")
 
 
-def _could_be_parent(parent: CuboidSpec, child: CuboidSpec, measures: tuple[Measure, ...]) -> bool:
+def could_be_parent(parent: CuboidSpec, child: CuboidSpec, measures: tuple[Measure, ...]) -> bool:
     if parent.name == child.name or not child.levels <= parent.levels:
         return False
     if parent.measures is not None and not {m.name for m in measures} <= set(parent.measures):
@@ -134,16 +134,22 @@ def _shared_scan(
 
     Returns the SELECT that yields each such cuboid's rows (none when a single cuboid needs the facts).
     """
-    roots = [
-        spec for spec in specs if not any(_could_be_parent(other, spec, stored_measures(cube, spec)) for other in specs)
-    ]
-    if len(roots) < 2:
+    roots = shared_scan_roots(cube, specs)
+    if not roots:
         return {}
     star = engine.star(cube.name)
     scanned = grouping_sets_scan(
         engine.backend, star, engine.measure_types(cube.name), roots, _scan_table(version, cube.name)
     )
     return {(cube.name, name): select for name, select in scanned.items()}
+
+
+def shared_scan_roots(cube: Cube, specs: list[CuboidSpec]) -> list[CuboidSpec]:
+    """The cuboids no other cuboid can be rolled up into, which a shared scan computes (none if only one is)."""
+    roots = [
+        spec for spec in specs if not any(could_be_parent(other, spec, stored_measures(cube, spec)) for other in specs)
+    ]
+    return roots if len(roots) >= 2 else []
 
 
 def grouping_sets_scan(
@@ -161,8 +167,29 @@ def grouping_sets_scan(
     grouping attributes, one pass per batch. The caller drops the tables (:func:`drop_scan_tables`).
     """
     cube = star.cube
-    # Cuboids holding the same measures share passes: a pass computes every measure for every group, and an
-    # exact distinct count is the costly one, so cuboids without it are not made to pay for it.
+    result = {}
+    for index, (attributes, members) in enumerate(grouping_batches(cube, specs)):
+        measures = stored_measures(cube, members[0])
+        sets = [stored_attributes(cube, member) for member in members]
+        select = aggregate_facts(star, measure_types, attributes, measures, grouping_sets=sets, where=where)
+        table_name = f"{table_prefix}_{index}"
+        backend.run_statement(f'CREATE OR REPLACE TABLE "{table_name}" AS {compile_literal(select)}')
+        table = backend.table_of(table_name)
+        for spec in members:
+            mask = grouping_mask(attributes, stored_attributes(cube, spec))
+            columns = [table.c[column_name(ref)] for ref in stored_attributes(cube, spec)]
+            columns += [table.c[partial_column(m, name)] for m in measures for name, _, _ in partials(m)]
+            result[spec.name] = sa.select(*columns).where(table.c["grouping_mask"] == mask)
+    return result
+
+
+def grouping_batches(cube: Cube, specs: list[CuboidSpec]) -> list[tuple[list[str], list[CuboidSpec]]]:
+    """The GROUPING SETS passes that compute ``specs``: each pass's grouping attributes and its cuboids.
+
+    Cuboids holding the same measures share passes: a pass computes every measure for every group, and an
+    exact distinct count is the costly one, so cuboids without it are not made to pay for it. GROUPING()
+    is a 64-bit mask, so a pass groups by at most 60 attributes.
+    """
     batches: list[tuple[list[str], list[CuboidSpec]]] = []
     for spec in sorted(specs, key=lambda each: (-len(stored_attributes(cube, each)), each.name)):
         refs = stored_attributes(cube, spec)
@@ -179,21 +206,12 @@ def grouping_sets_scan(
         else:
             batch[0].extend(ref for ref in refs if ref not in batch[0])
             batch[1].append(spec)
-    result = {}
-    for index, (attributes, members) in enumerate(batches):
-        measures = stored_measures(cube, members[0])
-        sets = [stored_attributes(cube, member) for member in members]
-        select = aggregate_facts(star, measure_types, attributes, measures, grouping_sets=sets, where=where)
-        table_name = f"{table_prefix}_{index}"
-        backend.run_statement(f'CREATE OR REPLACE TABLE "{table_name}" AS {compile_literal(select)}')
-        table = backend.table_of(table_name)
-        for spec in members:
-            kept = set(stored_attributes(cube, spec))
-            mask = sum(1 << (len(attributes) - 1 - i) for i, ref in enumerate(attributes) if ref not in kept)
-            columns = [table.c[column_name(ref)] for ref in stored_attributes(cube, spec)]
-            columns += [table.c[partial_column(m, name)] for m in measures for name, _, _ in partials(m)]
-            result[spec.name] = sa.select(*columns).where(table.c["grouping_mask"] == mask)
-    return result
+    return batches
+
+
+def grouping_mask(attributes: list[str], kept: list[str]) -> int:
+    """The GROUPING(attributes...) value of the groups that keep ``kept``: a 1 bit per attribute rolled up."""
+    return sum(1 << (len(attributes) - 1 - i) for i, ref in enumerate(attributes) if ref not in set(kept))
 
 
 def drop_scan_tables(backend: DuckDBBackend, table_prefix: str) -> None:
@@ -215,7 +233,7 @@ def _build_one(
 ) -> BuiltCuboid:
     measures = stored_measures(cube, spec)
     attributes = stored_attributes(cube, spec)
-    parent = None if prepared is not None else _smallest_parent(spec, measures, built)
+    parent = None if prepared is not None else smallest_parent(spec, measures, built)
     if prepared is not None:
         select = prepared
     elif parent is None:
@@ -282,9 +300,9 @@ def partition_column(cube: Cube, partition: str | None) -> str | None:
     return column_name(cube.dimension(dimension).level(level).key_attribute.ref)
 
 
-def _smallest_parent(spec: CuboidSpec, measures: tuple[Measure, ...], built: list[BuiltCuboid]) -> BuiltCuboid | None:
+def smallest_parent(spec: CuboidSpec, measures: tuple[Measure, ...], built: list[BuiltCuboid]) -> BuiltCuboid | None:
     """The smallest built cuboid that stores every level of ``spec`` and merges every measure into it."""
-    parents = [candidate for candidate in built if _could_be_parent(candidate.spec, spec, measures)]
+    parents = [candidate for candidate in built if could_be_parent(candidate.spec, spec, measures)]
     return min(parents, key=lambda candidate: candidate.rows, default=None)
 
 
