@@ -1,4 +1,4 @@
-"""The FastAPI application factory: routers, the error envelope, request ids, engine loading.
+"""The FastAPI application factory: routers, the error envelope, middleware, metrics, engine loading.
 
 The engine loads in a background thread when the app starts, so ``/health`` answers at once and
 ``/ready`` (and every ``/v1`` route) answers 503 ``not_ready`` until the project is loaded.
@@ -8,28 +8,28 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
 
 from api.errors import (
     cube_error_handler,
     http_error_handler,
-    refusal,
     unexpected_error_handler,
     validation_error_handler,
 )
 from api.explorer.site import mount_explorer
-from api.routes import admin, cubes, health, query, reports
+from api.metrics import ServerMetrics
+from api.middleware import RequestGuard
+from api.observation import RequestObserver
+from api.routes import admin, cubes, health, metrics, query, reports
 from api.slicer import routes as slicer
-from api.slicer.cors import slicer_cors
+from api.slicer.cors import SlicerCors
 from cube_models.errors import CubeError
 from cube_server.access import AccessControl
 from cube_server.access.rate_limit import RateLimiter
@@ -38,8 +38,6 @@ from cube_server.project import Project
 from cube_server.settings import Settings
 
 log = logging.getLogger("cube_server.api")
-MAX_BODY_BYTES = 1_000_000
-MAX_URL_LENGTH = 16_000
 EngineLoader = Callable[[], CubeEngine]
 
 
@@ -86,15 +84,20 @@ def create_app(
     app.state.access = access if access is not None else AccessControl.open()
     app.state.settings = settings or (engine.settings if engine is not None else Settings())
     app.state.rate_limiter = RateLimiter.from_settings(app.state.settings)
+    app.state.metrics = ServerMetrics(lambda: app.state.engine)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(cubes.router)
     app.include_router(query.router)
     app.include_router(admin.router)
     app.include_router(reports.router)
     app.include_router(slicer.router)
     mount_explorer(app)
-    app.middleware("http")(slicer_cors)
-    app.middleware("http")(_guard_request)
+    # The last added runs first: the observer sees every request, refused ones too, and gives it its id.
+    app.add_middleware(SlicerCors)
+    limits = app.state.settings
+    app.add_middleware(RequestGuard, max_body_bytes=limits.max_body_bytes, max_url_length=limits.max_url_length)
+    app.add_middleware(RequestObserver, metrics=app.state.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -132,14 +135,3 @@ def _load(app: FastAPI, loader: EngineLoader) -> None:
         app.state.load_error = exc
         log.exception("the engine failed to load")
 
-
-async def _guard_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    request.state.request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
-    if len(str(request.url)) > MAX_URL_LENGTH:
-        return refusal(request, 414, "url_too_long", f"the URL is longer than {MAX_URL_LENGTH} characters")
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-        return refusal(request, 413, "body_too_large", f"the request body is larger than {MAX_BODY_BYTES} bytes")
-    response = await call_next(request)
-    response.headers["X-Request-ID"] = request.state.request_id
-    return response

@@ -16,6 +16,7 @@ from typing import Any
 
 from aggregates.store import CuboidStore
 from api.config import ENV_PREFIX, settings_from_env
+from api.json_logging import configure_logging
 from api.key_commands import add_keys_command
 from api.operations import cuts_of, drilldown_of, names_of, order_of
 from api.report_files import FORMATS as REPORT_FORMATS
@@ -25,6 +26,7 @@ from cube_models import ModelError, load_model, validate_model
 from cube_models.errors import CubeError
 from cube_models.json_schema import model_json_schema
 from cube_server.access import AccessControl
+from cube_server.audit import command_line_operation
 from cube_server.build import build_store
 from cube_server.engine import CubeEngine
 from cube_server.fact_files import finish_interrupted_switch
@@ -188,7 +190,8 @@ def _run_server(project: Project, host: str, port: int, log_level: str, settings
     print(f"serving {project.root} on http://{host}:{port} (API docs at /docs)", file=sys.stderr, flush=True)
     if settings.anonymous:
         print(f"anonymous access is on (roles: {settings.anonymous_roles})", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    configure_logging(log_level)  # JSON lines; the request log replaces uvicorn's access log
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, log_config=None)
     return 0
 
 
@@ -212,7 +215,8 @@ def demo_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def _build(args: argparse.Namespace) -> int:
     project = _prepare(args.project, args.data_root)
     engine = open_engine(project, settings_from_env(), use_store=False)
-    _build_with_progress(engine, project, args.budget)
+    with command_line_operation(engine.settings, project.root, "build", budget=args.budget) as audited:
+        audited["version"] = _build_with_progress(engine, project, args.budget)
     return 0
 
 
@@ -253,7 +257,8 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_with_progress(engine: CubeEngine, project: Project, budget: float | None = None) -> None:
+def _build_with_progress(engine: CubeEngine, project: Project, budget: float | None = None) -> str:
+    """Build the store and report it; the version built."""
     def progress(done: int, total: int, name: str) -> None:
         width = 30
         filled = width * (done - 1) // total
@@ -288,20 +293,28 @@ def _build_with_progress(engine: CubeEngine, project: Project, budget: float | N
                 "a larger [store] sample_rows estimates closer, a smaller budget picks fewer",
                 file=sys.stderr,
             )
+    return report.manifest.version
 
 
 def _refresh(args: argparse.Namespace) -> int:
     project = _prepare(args.project, args.data_root)
     engine = open_engine(project, settings_from_env(), use_store=False)
     if args.append is None and args.replace is None:
-        _build_with_progress(engine, project)
+        with command_line_operation(engine.settings, project.root, "refresh", mode="full") as audited:
+            audited["version"] = _build_with_progress(engine, project)
         return 0
     store = CuboidStore(project.store_dir, engine.settings.version_grace_s)
     if args.append is not None:
-        report = append_facts(engine, project, store, args.append)
+        details = {"mode": "append", "file": str(args.append)}
     else:
         start, end, file = args.replace
-        report = replace_facts(engine, project, store, start, end, Path(file))
+        details = {"mode": "replace", "from": start, "to": end, "file": file}
+    with command_line_operation(engine.settings, project.root, "refresh", **details) as audited:
+        if args.append is not None:
+            report = append_facts(engine, project, store, args.append)
+        else:
+            report = replace_facts(engine, project, store, start, end, Path(file))
+        audited.update(version=report.manifest.version, rows_added=report.rows_added, rows_removed=report.rows_removed)
     print(text_table(["cuboid", "refresh"], [[name, what] for name, what in report.cuboids.items()]))
     print(
         f"version {report.manifest.version} ({report.mode}): {report.rows_added:,} fact row(s) added, "

@@ -25,6 +25,7 @@ import simplejson
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
 
+from api.request_context import note_cell_answer
 from cube_server.errors import InvalidParameterError
 from cube_server.result import CellSet, Column, Explanation, Meta, PivotTable, Rows, RowStream
 
@@ -198,6 +199,7 @@ def cells_body(result: CellSet) -> dict[str, Any]:
 
 
 def render_cells(fmt: str, result: CellSet, operation: str = "aggregate") -> Response:
+    note_cell_answer(result.meta)
     if fmt == "json":
         return json_response(cells_body(result), result.meta)
     extra = {"Summary": result.summary, "Total-Cell-Count": result.total_cell_count}
@@ -223,6 +225,7 @@ def pivot_body(result: PivotTable) -> dict[str, Any]:
 
 
 def render_pivot(fmt: str, result: PivotTable) -> Response:
+    note_cell_answer(result.meta)
     if fmt == "json":
         return json_response(pivot_body(result), result.meta)
     # Wide table: row headers, then one column per column member × measure, then row totals.

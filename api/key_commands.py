@@ -2,17 +2,21 @@
 
 A key is printed once, when it is created; the key file keeps only its SHA-256 digest, and ``keys list``
 shows neither. Settings (``CUBE_KEYS_FILE``, ``CUBE_ROLES_FILE``) say where the files are, as for ``serve``.
+Creating and revoking a key are written to the audit log, by id, name and roles (never the key).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 from api.config import settings_from_env
 from api.text_table import text_table
 from cube_server.access import KeyStore, Role, RoleBook, keys_path, roles_path
+from cube_server.audit import command_line_operation
 from cube_server.project import CONFIG_NAME
 
 
@@ -54,9 +58,15 @@ def _role_book(args: argparse.Namespace) -> RoleBook:
     return RoleBook(roles_path(settings_from_env(), _project_root(args.project)))
 
 
+def _audited(args: argparse.Namespace, action: str, **details: Any) -> AbstractContextManager[dict[str, Any]]:
+    return command_line_operation(settings_from_env(), _project_root(args.project), action, **details)
+
+
 def _create(args: argparse.Namespace) -> int:
     store = _store(args)
-    record, key = store.create(args.name, args.role, _role_book(args).roles())
+    with _audited(args, "keys.create", name=args.name, roles=args.role) as audited:
+        record, key = store.create(args.name, args.role, _role_book(args).roles())
+        audited["key_id"] = record.id
     print(key)
     print(
         f"created key {record.id} ({record.name}; roles {', '.join(record.roles)}) in {store.path}\n"
@@ -75,7 +85,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    record = _store(args).revoke(args.key_id)
+    with _audited(args, "keys.revoke", key_id=args.key_id) as audited:
+        record = _store(args).revoke(args.key_id)
+        audited["name"] = record.name
     print(f"key {record.id} ({record.name}) revoked at {record.revoked}")
     return 0
 

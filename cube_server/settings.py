@@ -57,6 +57,13 @@ class Settings:
         600, "A store version switched away from stays readable this many seconds (for requests pinning it)."
     )
     admin: bool = _setting(False, "Enable POST /v1/admin/refresh (append or replace facts, rebuild over HTTP).")
+    metrics: bool = _setting(True, "Serve Prometheus metrics at GET /metrics, without a key (false: 404).")
+    audit: bool = _setting(
+        True, "Append admin operations and cube reads to the audit log (JSON lines; false: no audit log)."
+    )
+    audit_log: str = _setting(
+        "", "The audit log; relative paths start at the project directory (empty: cube-server-audit.jsonl there)."
+    )
     anonymous: bool = _setting(
         False, "Serve callers without an API key, with anonymous_roles (cube-server demo turns it on; serve: off)."
     )

@@ -46,6 +46,7 @@ class RefreshBody(BaseModel):
 def refresh(
     body: Annotated[RefreshBody, Body()], engine: FullEngineDep, principal: PrincipalDep, request: Request
 ) -> Response:
+    request.state.admin_operation = body.model_dump(by_alias=True, exclude_none=True)  # for the audit log
     principal.require_admin()  # before the switch below, so a non-admin learns nothing of the configuration
     project: Project | None = getattr(request.app.state, "project", None)
     if not engine.settings.admin:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from api.request_context import note_cell_answer
 from api.slicer.cells import cut_object
 from api.slicer.params import Paging
 from api.slicer.refs import WireRefs
@@ -67,6 +68,7 @@ def run_aggregate(
     else:
         limit, offset = request.paging.window(record_limit)
         result = engine.aggregate(replace(query, limit=limit, offset=offset))
+        note_cell_answer(result.meta)
         calculated = [column.name for column in result.columns if column.kind == "calculation"]
         cells = [_row(cell, drills, refs, [*result.measures, *calculated]) for cell in result.cells]
         total, summary, names, levels = result.total_cell_count, result.summary, result.measures, result.levels

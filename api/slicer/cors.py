@@ -9,10 +9,10 @@ get no CORS headers). Every answer then carries ``Access-Control-Allow-Origin``,
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import Request
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.slicer.paths import is_slicer_path
 
@@ -48,18 +48,35 @@ def cors_headers(allow_origin: str) -> dict[str, str]:
     }
 
 
-async def slicer_cors(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """HTTP middleware: CORS headers on the Slicer surface's answers (errors included), preflights answered."""
-    if not is_slicer_path(request.url.path):
-        return await call_next(request)
-    engine = getattr(request.app.state, "engine", None)
-    setting = engine.settings.slicer_cors_origins if engine is not None else ""
-    allow = allowed_origin(setting, request.headers.get("origin"))
-    if allow is None:
-        return await call_next(request)
-    headers = cors_headers(allow)
-    if request.method == "OPTIONS":
-        return Response(status_code=200, headers={**headers, "Access-Control-Allow-Headers": ALLOW_HEADERS})
-    response = await call_next(request)
-    response.headers.update(headers)
-    return response
+class SlicerCors:
+    """ASGI middleware: CORS headers on the Slicer surface's answers (errors included), preflights answered."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if not is_slicer_path(request.url.path):
+            await self.app(scope, receive, send)
+            return
+        engine = getattr(request.app.state, "engine", None)
+        setting = engine.settings.slicer_cors_origins if engine is not None else ""
+        allow = allowed_origin(setting, request.headers.get("origin"))
+        if allow is None:
+            await self.app(scope, receive, send)
+            return
+        headers = cors_headers(allow)
+        if request.method == "OPTIONS":
+            preflight = Response(status_code=200, headers={**headers, "Access-Control-Allow-Headers": ALLOW_HEADERS})
+            await preflight(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).update(headers)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)

@@ -228,7 +228,7 @@ def test_a_revoked_key_stops_working_on_a_running_app(project: Project) -> None:
         assert_unauthenticated(call(running, "GET", "/v1/cubes", key), slicer=False)
 
 
-PUBLIC_PATHS = {"/health", "/ready"}
+PUBLIC_PATHS = {"/health", "/ready", "/metrics"}  # /metrics: for scrapers without keys (CUBE_METRICS turns it off)
 PATH_VALUES = {"{cube}": CUBE, "{dimension}": "time", "{name}": "yearly_revenue", "{fact_id}": "1"}
 
 
@@ -241,7 +241,7 @@ def documented_routes() -> list[tuple[str, str]]:
     return routes
 
 
-def test_every_documented_route_but_health_and_ready_needs_a_key(client: TestClient) -> None:
+def test_every_documented_route_but_health_ready_and_metrics_needs_a_key(client: TestClient) -> None:
     """A route added later without the principal dependency fails here."""
     routes = documented_routes()
     assert len(routes) > 25
