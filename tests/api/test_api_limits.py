@@ -125,6 +125,19 @@ def test_a_url_over_the_limit_is_414(client: TestClient) -> None:
     assert_flat_error(client.get(f"/cube/{CUBE}/aggregate", params={"cut": cut}), 414, "request")
 
 
+def test_the_body_and_url_limits_are_the_settings(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(max_body_bytes=100, max_url_length=300)
+    body = {"operation": "aggregate", "drilldown": "product:line"}
+    assert client.post(f"{BASE}/query", json=body).status_code == 200
+    error = assert_error(
+        client.post(f"{BASE}/query", json={**body, "cut": "product:" + "x" * 100}), 413, "body_too_large"
+    )
+    assert "100 bytes" in error["message"]
+    assert client.get(f"{BASE}/aggregate", params={"cut": "product:" + "x" * 200}).status_code == 200  # an empty cell
+    error = assert_error(client.get(f"{BASE}/aggregate", params={"cut": "product:" + "x" * 300}), 414, "url_too_long")
+    assert "300 characters" in error["message"]
+
+
 # ---- result size -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("route", ["facts", "members/customer?level=customer"])
 def test_a_page_over_max_page_size_is_400(make_client: Callable[..., TestClient], route: str) -> None:
