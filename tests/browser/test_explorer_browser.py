@@ -2,8 +2,10 @@
 ``cube-server serve`` process over the generated telecom data with its cuboid store built.
 
 The numbers the table shows are compared with the same query asked of ``/v1`` directly; the URL is
-reloaded and stepped back and forward to check that it holds the whole view. Screenshots of each step are
-written to ``$EXPLORER_ARTEFACTS`` (else a temporary directory), whose path the run prints.
+reloaded and stepped back and forward to check that it holds the whole view. A second server needs API
+keys (anonymous access off, the demo's roles): the page asks for a key and shows what that key may read.
+Screenshots of each step are written to ``$EXPLORER_ARTEFACTS`` (else a temporary directory), whose path
+the run prints.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import CUBE, write_project
+from conftest import CUBE, ROOT, write_project
 from playwright.sync_api import sync_playwright
 from server_process import running_server
 
 from aggregates.store import CuboidStore
+from cube_server.access import KeyStore, RoleBook, keys_path, roles_path
 from cube_server.build import build_store
 from cube_server.cut_syntax import format_path, parse_cut
 from cube_server.project import load_project, open_engine
@@ -33,6 +36,7 @@ from cube_server.settings import Settings
 
 WAIT_MS = 20_000
 GD = "geography:domestic,asia,cn,south_china,gd"
+DEMO_ROLES = ROOT / "examples" / "telecom" / "cube-server-roles.json"
 
 
 def find_chromium() -> str | None:
@@ -61,6 +65,20 @@ def base_url(telecom_data: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     build_store(open_engine(project, Settings(), use_store=False), CuboidStore(project.store_dir))
     with running_server(directory / "project", directory / "server.log") as base:
         yield base
+
+
+@pytest.fixture(scope="module")
+def keyed_server(telecom_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    """A server that answers only with a key (the demo's roles; no cuboid store: the facts answer), and a
+    key for each of two roles: the head office reads every row, the Guangdong branch its own."""
+    directory = tmp_path_factory.mktemp("explorer-keys")
+    project = write_project(directory / "project", telecom_data)
+    shutil.copy(DEMO_ROLES, project / "cube-server-roles.json")
+    store = KeyStore(keys_path(Settings(), project))
+    roles = RoleBook(roles_path(Settings(), project)).roles()
+    keys = {role: store.create(f"{role} analyst", [role], roles)[1] for role in ("head_office", "guangdong_branch")}
+    with running_server(project, directory / "server.log", anonymous="false") as base:
+        yield base, keys
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +160,9 @@ def number(text: str) -> Decimal | None:
     return Decimal(digits) if digits else None
 
 
-def api(base: str, operation: str, **params: Any) -> dict[str, Any]:
-    response = httpx.get(f"{base}/v1/cubes/{CUBE}/{operation}", params=params, timeout=30)
+def api(base: str, operation: str, key: str | None = None, **params: Any) -> dict[str, Any]:
+    headers = {"X-API-Key": key} if key else {}
+    response = httpx.get(f"{base}/v1/cubes/{CUBE}/{operation}", params=params, headers=headers, timeout=30)
     assert response.status_code == 200, response.text
     return json.loads(response.text, parse_float=Decimal)  # type: ignore[no-any-return]
 
@@ -399,3 +418,94 @@ def test_clicking_a_bar_drills_into_its_member(page: Any, base_url: str) -> None
 
 def parse_drill(url: str) -> str:
     return httpx.URL(url).params["drill"]
+
+
+def session_keys(page: Any) -> dict[str, list[str]]:
+    return page.evaluate("({session: Object.values(sessionStorage), local: Object.values(localStorage)})")  # type: ignore[no-any-return]
+
+
+def sign_in_form(page: Any) -> Any:
+    dialog = page.locator("#key-dialog")
+    dialog.wait_for(state="visible", timeout=WAIT_MS)
+    return dialog
+
+
+def test_a_server_that_needs_keys_asks_for_one_and_shows_what_it_may_read(
+    page: Any, keyed_server: tuple[str, dict[str, str]], artefacts: Path
+) -> None:
+    base, keys = keyed_server
+    key = keys["guangdong_branch"]
+    page.goto(f"{base}/?cube={CUBE}&rows=organisation:head_office&columns=time:year&measures=revenue")
+    dialog = sign_in_form(page)
+    assert "needs an API key" in page.locator("#key-reason").inner_text()
+    assert page.evaluate("document.body.dataset.state") == "sign-in" and page.locator("table.pivot").count() == 0
+    shot(page, artefacts, "8-sign-in")
+
+    # A wrong key (a known id, another secret): the server's message, and the form asks again.
+    page.get_by_label("API key").fill(key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB"))
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.locator("#key-error").wait_for(state="visible", timeout=WAIT_MS)
+    assert "the API key is unknown or revoked" in page.locator("#key-error").inner_text()
+    assert dialog.is_visible() and session_keys(page) == {"session": [], "local": []}
+    shot(page, artefacts, "9-wrong-key")
+
+    # The branch's key: kept for this tab only, never in the URL; the view is what the key may read.
+    page.get_by_label("API key").fill(key)
+    act(page, lambda: page.get_by_role("button", name="Sign in", exact=True).click())
+    assert not dialog.is_visible() and page.evaluate("document.body.dataset.state") == "ready"
+    assert session_keys(page) == {"session": [key], "local": []} and key not in page.url
+    assert [row[0] for row in read_table(page)["body"]] == ["Head Office"]
+
+    # Drilling the organisation shows Guangdong's branches only, as the API answers that key (the head
+    # office's key sees every province).
+    act(page, lambda: page.get_by_role("button", name="Drill into Head Office", exact=True).click())
+    view = {"columns": "time:year", "measures": "revenue"}
+    params = {**view, "rows": "organisation:province_branch", "cut": "organisation:hq"}
+    provinces = api(base, "pivot", key, **params)
+    assert [labels[-1] for labels in provinces["row_header_labels"]] == ["Guangdong Branch"]
+    assert len(api(base, "pivot", keys["head_office"], **params)["row_headers"]) > 20
+    assert_table_is_pivot(read_table(page), provinces, "province_branch")
+    act(page, lambda: page.get_by_role("button", name="Drill into Guangdong Branch", exact=True).click())
+    cities = api(base, "pivot", key, **view, rows="organisation:city_branch", cut="organisation:hq,gd")
+    assert len(cities["row_headers"]) > 1 and {row[1] for row in cities["row_headers"]} == {"gd"}
+    assert_table_is_pivot(read_table(page), cities, "city_branch")
+    shot(page, artefacts, "10-guangdong-branch")
+
+    # A download carries the key (the plain link alone is refused) and keeps the server's file name.
+    href = page.locator("#export-csv").get_attribute("href")
+    assert httpx.get(href, timeout=30).status_code == 401
+    served = httpx.get(href, headers={"X-API-Key": key}, timeout=30)
+    with page.expect_download(timeout=WAIT_MS) as download:
+        page.click("#export-csv")
+    saved = download.value
+    assert saved.failure() is None
+    assert saved.suggested_filename == re.search(r'filename="([^"]+)"', served.headers["content-disposition"])[1]
+    assert Path(saved.path()).read_bytes() == served.content
+    lines = served.text.splitlines()[1:]
+    assert len(lines) == len(cities["row_headers"]) and all(line.startswith("hq,gd,") for line in lines)
+    with page.expect_download(timeout=WAIT_MS) as download:
+        page.click("#export-xlsx")
+    assert download.value.suggested_filename.endswith(".xlsx") and Path(download.value.path()).read_bytes()[:2] == b"PK"
+
+    # The status line's link to the plan (explain) opens it in a new tab, fetched with the key.
+    explain = page.locator("#status a.source")
+    with page.context.expect_page(timeout=WAIT_MS) as opened:
+        explain.click()
+    plan = opened.value
+    plan.wait_for_url(lambda url: url.startswith("blob:"), timeout=WAIT_MS)
+    served = httpx.get(explain.get_attribute("href"), headers={"X-API-Key": key}, timeout=30)
+    assert json.loads(plan.locator("body").inner_text()) == served.json()
+    plan.close()
+
+    # A reload keeps the key (the same tab); "Forget key" clears it and the server asks again.
+    before = read_table(page)
+    open_view(page, page.url)
+    assert not dialog.is_visible() and read_table(page) == before
+    page.get_by_role("button", name="Key", exact=True).click()
+    sign_in_form(page)
+    assert "kept in this tab only" in page.locator("#key-reason").inner_text()
+    page.get_by_role("button", name="Forget key", exact=True).click()
+    sign_in_form(page)
+    page.wait_for_function("document.body.dataset.state === 'sign-in'", timeout=WAIT_MS)
+    assert "needs an API key" in page.locator("#key-reason").inner_text()
+    assert session_keys(page) == {"session": [], "local": []} and page.locator("table.pivot").count() == 0

@@ -1,5 +1,8 @@
-// Calls to /v1. Every failure becomes an ApiError whose message a person can read: the server's error
-// envelope ({"error": {"code", "message", "details", "request_id"}}), or what went wrong on the way.
+// Calls to /v1, with the tab's API key (X-API-Key) when it has one. Every failure becomes an ApiError whose
+// message a person can read: the server's error envelope ({"error": {"code", "message", "details",
+// "request_id"}}), or what went wrong on the way.
+
+import { storedKey } from "./api-key.js";
 
 const ROOT = new URL(".", document.baseURI); // the page is served at the application's root
 
@@ -29,16 +32,25 @@ export function cubePath(cube, operation) {
   return `v1/cubes/${encodeURIComponent(cube)}${operation ? "/" + operation : ""}`;
 }
 
-export async function getJson(path, params = {}, { signal } = {}) {
-  const url = apiUrl(path, params);
-  let response;
+/** fetch with the key; ``key`` overrides the tab's (a key tried before it is kept). */
+async function send(url, { signal, method = "GET", headers = {}, body, key = storedKey() } = {}) {
   try {
-    response = await fetch(url, { signal, headers: { Accept: "application/json" } });
+    return await fetch(url, { method, signal, body, headers: key ? { ...headers, "X-API-Key": key } : headers });
   } catch (error) {
     if (error.name === "AbortError") throw error;
     throw new ApiError("The server could not be reached. Is it still running?", { code: "network" });
   }
-  return readAnswer(response);
+}
+
+export async function getJson(path, params = {}, { signal, key } = {}) {
+  return readAnswer(await send(apiUrl(path, params), { signal, key, headers: { Accept: "application/json" } }));
+}
+
+/** A file (an export, an explain page) as {blob, disposition}: the Content-Disposition header names it. */
+export async function fetchFile(url) {
+  const response = await send(url);
+  if (!response.ok) return readAnswer(response); // throws the server's error
+  return { blob: await response.blob(), disposition: response.headers.get("Content-Disposition") || "" };
 }
 
 async function readAnswer(response) {
@@ -75,17 +87,11 @@ export async function runOperation(cube, operation, params, { signal } = {}) {
     if (value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)) continue;
     body[name === "calc" ? "calculations" : name] = value;
   }
-  let response;
-  try {
-    response = await fetch(apiUrl(cubePath(cube, "query")), {
-      method: "POST",
-      signal,
-      headers: { Accept: "application/json", "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
-  } catch (error) {
-    if (error.name === "AbortError") throw error;
-    throw new ApiError("The server could not be reached. Is it still running?", { code: "network" });
-  }
+  const response = await send(apiUrl(cubePath(cube, "query")), {
+    method: "POST",
+    signal,
+    headers: { Accept: "application/json", "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
   return readAnswer(response);
 }

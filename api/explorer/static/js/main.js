@@ -1,19 +1,23 @@
 // The explorer's controller: the state lives in the URL; every change pushes a history entry, re-renders
 // the controls, and runs the query when what the server is asked changed (sorting, paging and the chart's
-// measure only re-draw). Failures become a readable message; the page never goes blank.
+// measure only re-draw). Failures become a readable message; the page never goes blank. A 401 opens the
+// sign-in form; a key accepted there (or forgotten) connects afresh, since the key decides what is readable.
 
 import { ApiError, cubePath, getJson } from "./api.js";
+import { storedKey } from "./api-key.js";
 import { placeEntry, renderAxes } from "./axes.js";
 import { renderBreadcrumbs } from "./breadcrumbs.js";
 import { chartSpec, renderChart } from "./chart-view.js";
 import { pointCut } from "./cuts.js";
 import { element } from "./dom.js";
+import { fetchApiLinksWithKey } from "./downloads.js";
 import { renderCalculations, renderDimensions, renderMeasures } from "./fields.js";
 import { openFilterDialog, renderFilterChips, resolveCutLabels } from "./filters.js";
 import { columnLabel } from "./format.js";
 import { clearMessage, describeError, showMessage } from "./messages.js";
 import { CubeModel, formatLevelRef } from "./model.js";
 import { exportLinks, explainUrl, fetchGrid } from "./query.js";
+import { openKeyDialog } from "./sign-in.js";
 import { cloneState, emptyState, formatState, parseState, querySignature } from "./state.js";
 import { renderPager, renderTable } from "./table.js";
 
@@ -27,6 +31,8 @@ const app = {
   controller: null,
   memberTexts: new Map(), // JSON of a member path's keys (as text) -> how it reads
   renders: 0,
+  wired: false, // the controls' listeners, added once the first cube list came
+  signingIn: null, // the open sign-in form's promise
 };
 
 // ---- progress -------------------------------------------------------------------------------------
@@ -74,6 +80,7 @@ function checkState(model, state) {
 }
 
 function apply(change) {
+  if (!app.model) return; // between keys: no view to change
   const before = querySignature(app.state);
   const next = cloneState(app.state);
   change(next);
@@ -105,6 +112,7 @@ async function runQuery(signature) {
     app.result = null;
     showFailure(error);
     settle("error");
+    if (isUnauthenticated(error)) signIn(error);
   }
 }
 
@@ -270,20 +278,81 @@ function updateExports() {
   }
 }
 
+// ---- the key ----------------------------------------------------------------------------------------
+function isUnauthenticated(error) {
+  return error instanceof ApiError && error.code === "unauthenticated";
+}
+
+/** Ask for a key (``refusal``: the 401 that made us ask); connect afresh when it changed. */
+async function signIn(refusal = null) {
+  if (app.signingIn) return app.signingIn;
+  app.signingIn = openKeyDialog($("key-dialog"), refusal);
+  const outcome = await app.signingIn;
+  app.signingIn = null;
+  showKeyState();
+  if (!outcome) {
+    if (refusal) {
+      showMessage("This server answers only with an API key: use Key (top right) to sign in.", "warning");
+      $("status").textContent = "Not signed in.";
+    }
+    return;
+  }
+  clearView(); // what the previous key could read is not left on the page under another
+  if (outcome === "forgotten") showMessage("The key is forgotten: this tab sends none.", "info");
+  await connect();
+}
+
+function clearView() {
+  const emptied = ["cube-select", "measure-list", "dimension-list", "rows-axis", "columns-axis", "filter-list", "breadcrumbs",
+    "calc-list", "table-scroll", "pager", "chart-measure"];
+  for (const id of emptied) $(id).replaceChildren();
+  $("chart-note").textContent = "";
+  renderChart($("chart"), null, null, null, null);
+}
+
+function showKeyState() {
+  const button = $("key-button");
+  const signedIn = Boolean(storedKey());
+  button.classList.toggle("signed-in", signedIn);
+  button.title = signedIn ? "Signed in with an API key: change or forget it" : "Sign in with an API key";
+}
+
 // ---- start ----------------------------------------------------------------------------------------
 async function loadCube(name) {
   app.model = new CubeModel(await getJson(cubePath(name)));
   app.result = null;
 }
 
-async function start() {
+function start() {
+  showKeyState();
+  $("key-button").addEventListener("click", () => signIn());
+  fetchApiLinksWithKey(document.body, (error) => {
+    showMessage(`The download failed: ${describeError(error)}`);
+    if (isUnauthenticated(error)) signIn(error);
+  });
+  connect();
+}
+
+/** List the cubes (what the key may read) and open the URL's view. */
+async function connect() {
+  if (app.controller) app.controller.abort();
+  app.model = null;
+  app.result = null;
+  app.memberTexts.clear();
   try {
     app.cubes = await getJson("v1/cubes");
   } catch (error) {
     if (error instanceof ApiError && error.code === "not_ready") {
       // The server answers while it loads its project: ask again shortly.
       showMessage("The server is still loading its data; the explorer opens when it is ready.", "info");
-      setTimeout(start, 1000);
+      setTimeout(connect, 1000);
+      return;
+    }
+    if (isUnauthenticated(error)) {
+      clearMessage();
+      $("status").textContent = "Signing in…";
+      settle("sign-in");
+      signIn(error);
       return;
     }
     showMessage(`The cubes could not be listed: ${describeError(error)}`);
@@ -294,10 +363,18 @@ async function start() {
   const select = $("cube-select");
   select.replaceChildren(...app.cubes.map((cube) => element("option", { value: cube.name, text: cube.label || cube.name })));
   if (!app.cubes.length) {
-    showMessage("This server has no cubes.", "warning");
+    showMessage(storedKey() ? "This key may read no cube." : "This server has no cubes.", "warning");
+    $("status").textContent = "No cubes.";
     settle("error");
     return;
   }
+  if (!app.wired) wireControls();
+  await openView(parseState(location.search), false, { replace: true });
+}
+
+function wireControls() {
+  app.wired = true;
+  const select = $("cube-select");
   select.addEventListener("change", () => openView(emptyState(select.value), true));
   $("copy-link").addEventListener("click", async () => {
     try {
@@ -312,7 +389,6 @@ async function start() {
     next.sort = null;
   }));
   window.addEventListener("popstate", () => openView(parseState(location.search), false, { fromHistory: true }));
-  await openView(parseState(location.search), false, { replace: true });
 }
 
 /** Show ``state`` (from the URL, or a new cube's default view); push a history entry when asked. */
@@ -329,6 +405,7 @@ async function openView(state, push, { replace = false, fromHistory = false } = 
   } catch (error) {
     showMessage(`The model of ${wanted} could not be loaded: ${describeError(error)}`);
     settle("error");
+    if (isUnauthenticated(error)) signIn(error);
     return;
   }
   // A link with no layout (a new cube, or only filters) gets the default layout, keeping what it had.
