@@ -101,3 +101,45 @@ class AccessConfigError(InternalError):
     """The key file (keys and roles) cannot be read or does not make sense."""
 
     code = "invalid_access_config"
+
+
+class SqlError(UserError):
+    """A SQL statement the cube tables cannot answer (the SQL listener gives each code its SQLSTATE)."""
+
+    code = "invalid_sql"
+
+
+class SqlSyntaxError(SqlError):
+    code = "sql_syntax"
+
+
+class SqlUnsupportedError(SqlError):
+    """Valid SQL that a cube table does not answer (an expression, a join, OR across dimensions...)."""
+
+    code = "sql_unsupported"
+
+
+class SqlUnknownColumnError(SqlError):
+    code = "sql_unknown_column"
+
+
+class SqlUnknownTableError(SqlError):
+    code = "sql_unknown_table"
+
+
+class SqlAggregationError(SqlError):
+    """A measure asked with a function it is not merged by (SUM of a distinct count), or a level outside GROUP BY."""
+
+    code = "sql_aggregation"
+
+
+class SqlValueError(SqlError):
+    """A literal that does not fit the column it is compared with."""
+
+    code = "sql_invalid_value"
+
+
+class SparkBuildError(ProjectError):
+    """The store cannot be built or refreshed with Spark: pyspark missing, no session, or a table Spark cannot read."""
+
+    code = "spark_build_failed"
