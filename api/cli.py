@@ -101,6 +101,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     refresh.set_defaults(handler=_refresh)
 
+    load = commands.add_parser(
+        "load-postgres", help="copy a project's tables from its files into PostgreSQL (replacing them there)"
+    )
+    load.add_argument("project", type=Path)
+    load.add_argument("--url", help="postgresql+psycopg://user@host:port/db (default: CUBE_ENGINE_URL, [engine] url)")
+    _data_root_option(load)
+    load.set_defaults(handler=_load_postgres)
+
     generate = commands.add_parser("generate", help="generate telecom demo data as Parquet")
     generate.add_argument("--rows", type=int, default=1_000_000)
     generate.add_argument("--seed", type=int, default=42)
@@ -169,10 +177,15 @@ def _progress(done: int, total: int) -> None:
     print(f"  generated {done:,} of {total:,} rows", file=sys.stderr, flush=True)
 
 
-def _prepare(root: Path, data_root: Path | None = None) -> Project:
+def _prepare(root: Path, data_root: Path | None = None, *, needs_files: bool | None = None) -> Project:
+    """The project, its data generated when absent, unless its tables are read from a database server."""
     project = load_project(root, data_root)
     if finish_interrupted_switch(project):
         print("completed a fact-file switch an interrupted refresh left behind", file=sys.stderr, flush=True)
+    if needs_files is None:
+        needs_files = not (project.engine_url or settings_from_env().engine_url)
+    if not needs_files:
+        return project
     if project.missing_tables():
         print(f"generating data for {root} ...", file=sys.stderr, flush=True)
     ensure_data(project, _progress)
@@ -217,6 +230,24 @@ def _build(args: argparse.Namespace) -> int:
     engine = open_engine(project, settings_from_env(), use_store=False)
     with command_line_operation(engine.settings, project.root, "build", budget=args.budget) as audited:
         audited["version"] = _build_with_progress(engine, project, args.budget)
+    return 0
+
+
+def _load_postgres(args: argparse.Namespace) -> int:
+    # psycopg is the optional extra "postgres"
+    from cube_server.postgres_load import load_postgres
+
+    project = _prepare(args.project, args.data_root, needs_files=True)
+    settings = settings_from_env()
+    url = args.url or settings.engine_url or project.engine_url
+    if not url:
+        raise ValueError("load-postgres needs --url, CUBE_ENGINE_URL or [engine] url in cube-server.toml")
+
+    def progress(table: str, rows: int) -> None:
+        print(f"  {table}: {rows:,} rows", file=sys.stderr, flush=True)
+
+    loaded = load_postgres(project, url, settings, progress)
+    print(f"loaded {len(loaded)} tables ({sum(loaded.values()):,} rows); serve them with CUBE_ENGINE_URL or [engine]")
     return 0
 
 

@@ -19,7 +19,10 @@ import duckdb_engine
 import pyarrow as pa
 import sqlalchemy as sa
 
+from aggregates.store import BuiltCuboid
+from cube_server.backends import CompiledStatement, WrittenCuboid
 from cube_server.errors import BackendError, ProjectError, QueryTimeoutError
+from cube_server.parquet_files import cuboid_files, describe_written, files_intact, write_select
 from cube_server.settings import Settings
 
 _DIALECT = duckdb_engine.Dialect(paramstyle="qmark")
@@ -45,12 +48,6 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-@dataclass(frozen=True, slots=True)
-class CompiledStatement:
-    sql: str
-    parameters: tuple[Any, ...]
-
-
 def compile_literal(statement: sa.sql.ClauseElement) -> str:
     """SQL text with values inlined, for statements built from the model alone (cuboid builds), never from callers."""
     return str(statement.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True}))
@@ -65,6 +62,16 @@ def compile_statement(statement: sa.sql.ClauseElement) -> CompiledStatement:
 
 class DuckDBBackend:
     name = "duckdb"
+    max_grouping_columns = 60  # GROUPING() is a 64-bit mask here
+
+    def compile(self, statement: sa.sql.ClauseElement) -> CompiledStatement:
+        return compile_statement(statement)
+
+    def compile_literal(self, statement: sa.sql.ClauseElement) -> str:
+        return compile_literal(statement)
+
+    def facts_fingerprint(self) -> str | None:
+        return None  # the project fingerprints the files themselves
 
     def __init__(self, tables: list[TableSource], settings: Settings) -> None:
         self.settings = settings
@@ -223,6 +230,41 @@ class DuckDBBackend:
 
     def close(self) -> None:
         self._connection.close()
+
+    # ---- the cuboid store: Parquet files ----------------------------------------------------------
+    def open_cuboid(
+        self, name: str, version_dir: Path, cuboid: BuiltCuboid, in_memory: bool
+    ) -> tuple[sa.TableClause, str | None]:
+        files = cuboid_files(version_dir, cuboid.path, cuboid.partition_level is not None)
+        read = self.memory_table if in_memory else self.parquet_view
+        return read(name, files), name
+
+    def cuboid_intact(self, version_dir: Path, cuboid: BuiltCuboid) -> bool:
+        return files_intact(version_dir, cuboid)
+
+    def create_scan_table(self, name: str, select: sa.sql.Select[Any]) -> sa.TableClause:
+        self.run_statement(f"CREATE OR REPLACE TABLE {_identifier(name)} AS {compile_literal(select)}")
+        return self.table_of(name)
+
+    def drop_scan_tables(self, prefix: str) -> None:
+        for (name,) in self.run_statement(
+            f"SELECT table_name FROM information_schema.tables WHERE starts_with(table_name, {_literal(prefix)})"
+        ):
+            self.drop_relation(name)
+
+    def built_cuboid(self, name: str, staging: Path, cuboid: BuiltCuboid) -> sa.TableClause:
+        return self.parquet_view(name, cuboid_files(staging, cuboid.path, cuboid.partition_level is not None))
+
+    def write_cuboid(
+        self, select: sa.sql.Select[Any], staging: Path, version: str, cube: str, cuboid: str, key_column: str | None
+    ) -> WrittenCuboid:
+        target = staging / cube / cuboid
+        write_select(self, compile_literal(select), target, key_column)
+        rows, partitions, size = describe_written(self, target, key_column)
+        return WrittenCuboid(f"{cube}/{cuboid}", rows, partitions, size)
+
+    def collect_garbage(self, versions: set[str]) -> None:
+        """Nothing to do: a version's files are in its directory, which the store removes."""
 
 
 def _query_error(exc: Exception, deadline: float) -> Exception:

@@ -19,12 +19,15 @@ from aggregates.algebra import can_merge, partial_column, partials
 from aggregates.lattice import CuboidSpec, build_order, declared_cuboids
 from aggregates.store import BuiltCuboid, CuboidStore, Manifest, now_text
 from cube_models import AggFunc, Cube, Measure
-from cube_server.backend import DuckDBBackend, compile_literal
+from cube_server.backends import Backend
 from cube_server.cuboids import column_name
 from cube_server.engine import CubeEngine
-from cube_server.render import INTEGER_TYPES
+from cube_server.parquet_files import cuboid_glob, describe_written, quote_path, write_select
+from cube_server.sql_dialect import partial_sum
 from cube_server.star import Star
-from cube_server.store_view import cuboid_files
+
+# refresh (Parquet facts and cuboids) writes and reads cuboid files as the build does
+__all__ = ["cuboid_glob", "describe_written", "quote_path", "write_select"]
 
 Progress = Callable[[int, int, str], None]
 
@@ -111,6 +114,7 @@ def build_store(
                 drop_scan_tables(engine.backend, _scan_table(version, cube.name))
         manifest = Manifest(version, now_text(), engine.model_hash, engine.facts_version, tuple(built))
         store.publish(manifest)
+        engine.backend.collect_garbage({path.name for path in (store.root / "versions").iterdir()})
     return BuildReport(manifest, time.monotonic() - started)
 
 
@@ -153,7 +157,7 @@ def shared_scan_roots(cube: Cube, specs: list[CuboidSpec]) -> list[CuboidSpec]:
 
 
 def grouping_sets_scan(
-    backend: DuckDBBackend,
+    backend: Backend,
     star: Star,
     measure_types: dict[str, str],
     specs: list[CuboidSpec],
@@ -162,19 +166,18 @@ def grouping_sets_scan(
 ) -> dict[str, sa.Select[Any]]:
     """The rows of every cuboid in ``specs``, from as few passes over ``star`` as GROUPING() allows.
 
-    The groups land in in-memory tables ``<table_prefix>_<n>``, tagged by GROUPING(); the SELECT returned
-    per cuboid copies its rows out. GROUPING() is a 64-bit mask, so cuboids are batched by at most 60
-    grouping attributes, one pass per batch. The caller drops the tables (:func:`drop_scan_tables`).
+    The groups land in scan tables ``<table_prefix>_<n>`` (in memory in DuckDB, unlogged in PostgreSQL),
+    tagged by GROUPING(); the SELECT returned per cuboid copies its rows out. GROUPING() is a bit mask, so
+    cuboids are batched by at most ``backend.max_grouping_columns`` grouping attributes, one pass per batch.
+    The caller drops the tables (:func:`drop_scan_tables`).
     """
     cube = star.cube
     result = {}
-    for index, (attributes, members) in enumerate(grouping_batches(cube, specs)):
+    for index, (attributes, members) in enumerate(grouping_batches(cube, specs, backend.max_grouping_columns)):
         measures = stored_measures(cube, members[0])
         sets = [stored_attributes(cube, member) for member in members]
         select = aggregate_facts(star, measure_types, attributes, measures, grouping_sets=sets, where=where)
-        table_name = f"{table_prefix}_{index}"
-        backend.run_statement(f'CREATE OR REPLACE TABLE "{table_name}" AS {compile_literal(select)}')
-        table = backend.table_of(table_name)
+        table = backend.create_scan_table(f"{table_prefix}_{index}", select)
         for spec in members:
             mask = grouping_mask(attributes, stored_attributes(cube, spec))
             columns = [table.c[column_name(ref)] for ref in stored_attributes(cube, spec)]
@@ -183,12 +186,14 @@ def grouping_sets_scan(
     return result
 
 
-def grouping_batches(cube: Cube, specs: list[CuboidSpec]) -> list[tuple[list[str], list[CuboidSpec]]]:
+def grouping_batches(
+    cube: Cube, specs: list[CuboidSpec], max_columns: int = 60
+) -> list[tuple[list[str], list[CuboidSpec]]]:
     """The GROUPING SETS passes that compute ``specs``: each pass's grouping attributes and its cuboids.
 
     Cuboids holding the same measures share passes: a pass computes every measure for every group, and an
     exact distinct count is the costly one, so cuboids without it are not made to pay for it. GROUPING()
-    is a 64-bit mask, so a pass groups by at most 60 attributes.
+    is a bit mask (64 bits in DuckDB, 32 in PostgreSQL), so a pass groups by at most ``max_columns`` attributes.
     """
     batches: list[tuple[list[str], list[CuboidSpec]]] = []
     for spec in sorted(specs, key=lambda each: (-len(stored_attributes(cube, each)), each.name)):
@@ -197,7 +202,8 @@ def grouping_batches(cube: Cube, specs: list[CuboidSpec]) -> list[tuple[list[str
             (
                 b
                 for b in batches
-                if len(set(b[0]) | set(refs)) <= 60 and stored_measures(cube, b[1][0]) == stored_measures(cube, spec)
+                if len(set(b[0]) | set(refs)) <= max_columns
+                and stored_measures(cube, b[1][0]) == stored_measures(cube, spec)
             ),
             None,
         )
@@ -214,12 +220,8 @@ def grouping_mask(attributes: list[str], kept: list[str]) -> int:
     return sum(1 << (len(attributes) - 1 - i) for i, ref in enumerate(attributes) if ref not in set(kept))
 
 
-def drop_scan_tables(backend: DuckDBBackend, table_prefix: str) -> None:
-    for (name,) in backend.run_statement(
-        "SELECT table_name FROM information_schema.tables WHERE starts_with(table_name, "
-        f"'{table_prefix.replace(chr(39), chr(39) * 2)}_')"
-    ):
-        backend.drop_relation(name)
+def drop_scan_tables(backend: Backend, table_prefix: str) -> None:
+    backend.drop_scan_tables(f"{table_prefix}_")
 
 
 def _build_one(
@@ -239,58 +241,25 @@ def _build_one(
     elif parent is None:
         select = _from_facts(engine, cube, attributes, measures)
     else:
-        table = engine.backend.parquet_view(
-            f"building_{version}_{cube.name}_{parent.name}",
-            cuboid_files(staging, parent.path, parent.partition_level is not None),
-        )
+        table = engine.backend.built_cuboid(f"building_{version}_{cube.name}_{parent.name}", staging, parent)
         select = merge_partials(table, attributes, measures)
-    target = staging / cube.name / spec.name
     partition = partition_level(cube, spec)
     key_column = partition_column(cube, partition)
-    write_select(engine.backend, compile_literal(select), target, key_column)
-    rows, partitions, size = describe_written(engine.backend, target, key_column)
+    written = engine.backend.write_cuboid(select, staging, version, cube.name, spec.name, key_column)
     return BuiltCuboid(
         name=spec.name,
         cube=cube.name,
         grain=spec.grain,
         levels=tuple(sorted(spec.levels)),
         measures=tuple(m.name for m in measures),
-        path=f"{cube.name}/{spec.name}",
-        rows=rows,
-        bytes=size,
+        path=written.path,
+        rows=written.rows,
+        bytes=written.bytes,
         built_at=now_text(),
         built_from=parent.name if parent else ("facts (shared scan)" if prepared is not None else "facts"),
         partition_level=partition,
-        partitions=partitions,
+        partitions=written.partitions,
     )
-
-
-def write_select(backend: DuckDBBackend, sql: str, target: Path, key_column: str | None) -> None:
-    """Write a query's rows as a cuboid's Parquet files under ``target`` (one directory per partition)."""
-    target.mkdir(parents=True, exist_ok=True)
-    options = "FORMAT parquet, COMPRESSION zstd"
-    if key_column:
-        options += f', PARTITION_BY ("{key_column}"), WRITE_PARTITION_COLUMNS true'
-        destination = target
-    else:
-        destination = target / "data.parquet"
-    backend.run_statement(f"COPY ({sql}) TO '{quote_path(destination)}' ({options})")
-
-
-def describe_written(backend: DuckDBBackend, target: Path, key_column: str | None) -> tuple[int, dict[str, int], int]:
-    """Rows, rows per partition and bytes of the cuboid files under ``target``."""
-    files = f"read_parquet('{quote_path(Path(cuboid_glob(target, bool(key_column))))}', hive_partitioning = false)"
-    rows = int(backend.run_statement(f"SELECT count(*) FROM {files}")[0][0])
-    partitions: dict[str, int] = {}
-    if key_column:
-        counts = backend.run_statement(f'SELECT CAST("{key_column}" AS VARCHAR), count(*) FROM {files} GROUP BY 1')
-        partitions = {str(value): int(count) for value, count in counts}
-    size = sum(path.stat().st_size for path in target.rglob("*.parquet"))
-    return rows, partitions, size
-
-
-def cuboid_glob(target: Path, partitioned: bool) -> str:
-    return str(target / "**" / "*.parquet") if partitioned else str(target / "data.parquet")
 
 
 def partition_column(cube: Cube, partition: str | None) -> str | None:
@@ -358,9 +327,7 @@ def _partial(compute: str, value: sa.ColumnElement[Any] | None, input_type: str)
         return sa.func.count()
     assert value is not None
     if compute == "sum":
-        total = sa.func.sum(value)
-        # DuckDB sums integers as HUGEINT, which Parquet would store as a double: keep it an exact decimal.
-        return sa.cast(total, sa.Numeric(38, 0)) if input_type.upper() in INTEGER_TYPES else total
+        return partial_sum(value, input_type)
     if compute == "count":
         return sa.func.count(value)
     if compute == "count_distinct":
@@ -379,7 +346,3 @@ def merge_partials(table: sa.TableClause, attributes: list[str], measures: tuple
                 merged = sa.cast(merged, sa.BigInteger)
             values.append(merged.label(partial_column(measure, name)))
     return sa.select(*keys, *values).select_from(table).group_by(*keys)
-
-
-def quote_path(path: Path) -> str:
-    return str(path).replace("'", "''")

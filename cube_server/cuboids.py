@@ -15,6 +15,7 @@ from aggregates.algebra import partial_column, partials
 from aggregates.store import BuiltCuboid
 from cube_models import AggFunc, Cube, Measure
 from cube_models.expression import Expr
+from cube_server.sql_dialect import merged_total
 from cube_server.star import render_expression
 
 
@@ -24,10 +25,13 @@ def column_name(ref: str) -> str:
 
 
 class CuboidSource:
-    def __init__(self, cube: Cube, cuboid: BuiltCuboid, table: sa.TableClause) -> None:
+    def __init__(
+        self, cube: Cube, cuboid: BuiltCuboid, table: sa.TableClause, measure_types: dict[str, str] | None = None
+    ) -> None:
         self.cube = cube
         self.cuboid = cuboid
         self.table = table
+        self.measure_types = measure_types or {}  # measure name -> SQL type of its fact input
 
     def attribute(self, ref: str) -> sa.ColumnElement[Any]:
         return self.table.c[column_name(ref)]
@@ -39,17 +43,19 @@ class CuboidSource:
         return [self.table.c[partial_column(measure, name)] for name, _, _ in partials(measure)]
 
     def merge(self, measure: Measure, inputs: list[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
-        return merge_partials(measure, inputs)
+        return merge_partials(measure, inputs, self.measure_types.get(measure.name, ""))
 
     def render(self, expr: Expr, resolve_name: Any) -> sa.ColumnElement[Any]:
         return render_expression(expr, resolve_name)
 
 
-def merge_partials(measure: Measure, inputs: list[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
+def merge_partials(
+    measure: Measure, inputs: list[sa.ColumnElement[Any]], input_type: str = ""
+) -> sa.ColumnElement[Any]:
     """Roll partials up; results have the types the same measure has when aggregated from facts."""
     function = measure.function
     if function is AggFunc.SUM:
-        return sa.func.coalesce(sa.func.sum(inputs[0]), 0)
+        return merged_total(inputs[0], input_type)
     if function in (AggFunc.COUNT, AggFunc.COUNT_NONEMPTY, AggFunc.COUNT_DISTINCT):
         return sa.cast(sa.func.coalesce(sa.func.sum(inputs[0]), 0), sa.BigInteger)
     if function is AggFunc.MIN:

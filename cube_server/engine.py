@@ -18,7 +18,7 @@ from aggregates.router import Route
 from aggregates.router import route as route_query
 from aggregates.store import CuboidStore
 from cube_models import Cube, Measure, ModelCatalog
-from cube_server.backend import DuckDBBackend, compile_statement
+from cube_server.backends import Backend
 from cube_server.calculations import CalculationPlan, bind_calculations, with_calculated_measures
 from cube_server.cut_syntax import format_cuts, format_drilldown
 from cube_server.errors import DrilldownError, InvalidParameterError, ResultTooLargeError, VersionUnavailableError
@@ -52,7 +52,7 @@ class CubeEngine:
     def __init__(
         self,
         catalog: ModelCatalog,
-        backend: DuckDBBackend,
+        backend: Backend,
         settings: Settings,
         version: str,
         *,
@@ -75,11 +75,13 @@ class CubeEngine:
             star = Star(cube, tables)
             types = self._describe(star)
             star.string_refs = {ref for ref, sql_type in types.items() if sql_type.upper() in STRING_TYPES}
+            star.measure_types = self._measure_types.get(cube.name, {})
             self._stars[cube.name] = star
             self._types[cube.name] = types
         self.store_view = StoreView(
             store, catalog, backend, model_hash, facts_version or (lambda: version), reopen_facts
         )
+        self.store_view.measure_types = self._measure_types
         self.store_view.snapshot()
 
     @property
@@ -246,7 +248,7 @@ class CubeEngine:
     def explain(self, plan: Plan) -> Explanation:
         statements = []
         for name, statement in plan.statements.items():
-            compiled = compile_statement(statement)
+            compiled = self.backend.compile(statement)
             statements.append(StatementText(name, compiled.sql, compiled.parameters))
         return Explanation(
             plan.operation,
@@ -474,7 +476,7 @@ class CubeEngine:
         tables: dict[str, pa.Table] = {}
         ordered = sorted(plan.statements, key=lambda n: 0 if any(g[0] == n for g in plan.guards) else 1)
         for name in ordered:
-            tables[name] = self.backend.execute(compile_statement(plan.statements[name]), deadline)
+            tables[name] = self.backend.execute(self.backend.compile(plan.statements[name]), deadline)
             for guard_name, limit, message in plan.guards:
                 if guard_name == name and _count_of(tables[name]) > limit:
                     raise ResultTooLargeError(message.format(limit=limit), limit=limit)

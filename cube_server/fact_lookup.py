@@ -8,7 +8,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cube_server.backend import compile_statement
 from cube_server.engine import CubeEngine
 from cube_server.errors import FactNotFoundError
 from cube_server.query import Cut
@@ -52,7 +51,7 @@ def get_fact(engine: CubeEngine, cube_name: str, key: str, cuts: tuple[Cut, ...]
         .limit(1)
     )
     deadline = time.monotonic() + engine.settings.query_timeout_ms / 1000
-    rows = engine.backend.execute(compile_statement(statement), deadline).to_pylist()
+    rows = engine.backend.execute(engine.backend.compile(statement), deadline).to_pylist()
     if not rows:
         raise _not_found(cube.name, key)
     return {name: rows[0][labels[name]] for name in fields}

@@ -24,9 +24,9 @@ from aggregates.lattice import CuboidSpec, declared_cuboids
 from aggregates.selection import Chosen, Selection, grain_of, lattice_candidates, select_cuboids
 from cube_models import AggFunc, Cube
 from cube_models.errors import CubeError
-from cube_server.backend import compile_literal
 from cube_server.engine import CubeEngine
 from cube_server.query_log import read_query_log
+from cube_server.sql_dialect import distinct_estimate, row_hash
 
 LOGGED_SHARE = 0.9
 
@@ -138,7 +138,7 @@ def estimate_rows(
     # cells are then told apart by hashing the few path hashes of its grain, not its many key strings.
     paths = sorted({grain for spec in specs for grain in spec.grain})
     columns = [
-        sa.func.hash(*(star.attribute(ref) for ref in _path_keys(cube, grain))).label(f"p{index}")
+        row_hash(*(star.attribute(ref) for ref in _path_keys(cube, grain))).label(f"p{index}")
         for index, grain in enumerate(paths)
     ] or [sa.literal(1).label("one")]
     refs = {ref for grain in paths for ref in _path_keys(cube, grain)}
@@ -146,15 +146,15 @@ def estimate_rows(
     if fraction < 1:
         # A sample chosen by a hash of each fact row: the same rows every time, so plans are reproducible.
         row = [facts.c[cube.key]] if cube.key and cube.key in facts.c else list(facts.c)
-        inner = inner.where(sa.func.hash(*row) % 1_000_000 < math.ceil(fraction * 1_000_000))
+        inner = inner.where(row_hash(*row) % 1_000_000 < math.ceil(fraction * 1_000_000))
     sample = inner.subquery("sample")
     position = {grain: index for index, grain in enumerate(paths)}
     counts: list[Any] = [sa.func.count().label("n")]
     for index, spec in enumerate(specs):
         hashed = [sample.c[f"p{position[grain]}"] for grain in spec.grain]
-        cell = hashed[0] if len(hashed) == 1 else sa.func.hash(*hashed)
-        counts.append(sa.func.approx_count_distinct(cell).label(f"s{index}"))
-    row_counts = engine.backend.run_statement(compile_literal(sa.select(*counts)))[0]
+        cell = hashed[0] if len(hashed) == 1 else row_hash(*hashed)
+        counts.append(distinct_estimate(cell).label(f"s{index}"))
+    row_counts = engine.backend.run_statement(engine.backend.compile_literal(sa.select(*counts)))[0]
     sampled = int(row_counts[0])
     sizes = {
         spec.name: scale_distinct(int(value), sampled, fact_rows)

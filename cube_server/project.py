@@ -14,6 +14,9 @@ Example::
     max_dimensions = 3      # ... of grains with at most this many dimensions (asked-for grains always count)
     max_cuboids = 32        # ... at most this many beside the declared ones
     sample_rows = 250_000   # size estimates read a deterministic sample of about this many fact rows
+    [engine]                # optional: the tables are in a database server, not in the files
+    url = "postgresql+psycopg://cube@127.0.0.1:5432/telecom"   # (or the setting CUBE_ENGINE_URL)
+    store_schema = "cube_store"   # the schema holding the cuboids built there
     # reports = "reports"   # top level, before [data]: report definitions, reports/*.json by default
     [tables]
     charges = "facts/*.parquet"
@@ -46,6 +49,7 @@ from cube_server.settings import Settings
 from cube_server.telecom import generate_telecom
 
 CONFIG_NAME = "cube-server.toml"
+DEFAULT_STORE_SCHEMA = "cube_store"  # where a database engine keeps the cuboids it builds
 GENERATORS = ("telecom",)
 
 
@@ -77,6 +81,8 @@ class Project:
     store_dir: Path
     plan_options: PlanOptions = PlanOptions()
     reports_dir: Path | None = None  # report definitions (``reports/*.json``), when the project has any
+    engine_url: str | None = None  # [engine] url: the tables are in this database, not in the files
+    store_schema: str = DEFAULT_STORE_SCHEMA  # [engine] store_schema: where a database engine keeps cuboids
 
     def table_files(self) -> dict[str, list[Path]]:
         files = {}
@@ -141,7 +147,20 @@ def load_project(root: Path, data_root: Path | None = None) -> Project:
     if not isinstance(reports, str):
         raise ProjectError(f'{config_path}: reports = "directory" (default "reports")')
     model_path, reports_dir = (root / model).resolve(), (root / reports).resolve()
-    return Project(root.resolve(), model_path, specs, spec, resolved_root, store_dir, options, reports_dir)
+    url, store_schema = _engine_section(config, config_path)
+    return Project(
+        root.resolve(), model_path, specs, spec, resolved_root, store_dir, options, reports_dir, url, store_schema
+    )
+
+
+def _engine_section(config: dict[str, Any], config_path: Path) -> tuple[str | None, str]:
+    """``[engine] url = "postgresql+psycopg://…"`` and ``store_schema``: serve the tables from a database."""
+    engine = config.get("engine", {})
+    url = engine.get("url") if isinstance(engine, dict) else None
+    schema = engine.get("store_schema", DEFAULT_STORE_SCHEMA) if isinstance(engine, dict) else None
+    if not isinstance(engine, dict) or (url is not None and not isinstance(url, str)) or not isinstance(schema, str):
+        raise ProjectError(f'{config_path}: [engine] takes url = "postgresql+psycopg://…" and store_schema = "name"')
+    return url or None, schema
 
 
 def _plan_options(store: dict[str, Any], config_path: Path) -> PlanOptions:
@@ -204,6 +223,9 @@ def model_hash(path: Path) -> str:
 
 def open_engine(project: Project, settings: Settings, *, use_store: bool = True) -> CubeEngine:
     catalog: ModelCatalog = load_model(project.model_path)
+    url = settings.engine_url or project.engine_url
+    if url:
+        return _open_database_engine(project, catalog, settings, url, use_store)
     missing = project.missing_tables()
     if missing:
         raise ProjectError(f"no data files for table(s): {', '.join(missing)}")
@@ -221,6 +243,29 @@ def open_engine(project: Project, settings: Settings, *, use_store: bool = True)
         model_hash=model_hash(project.model_path),
         facts_version=project.version,
         reopen_facts=lambda: backend.reopen_changed(project.table_sources()),
+        query_log=QueryLog(project.store_dir / QUERY_LOG, settings.query_log_max_bytes)
+        if use_store and settings.query_log
+        else None,
+    )
+
+
+def _open_database_engine(
+    project: Project, catalog: ModelCatalog, settings: Settings, url: str, use_store: bool
+) -> CubeEngine:
+    """An engine over the project's tables in a database server: same model, same store, only the URL differs."""
+    # psycopg is the optional extra "postgres": only a project served from PostgreSQL needs it.
+    from cube_server.postgres import PostgresBackend
+
+    backend = PostgresBackend(url, [spec.name for spec in project.table_specs], settings, project.store_schema)
+    store = CuboidStore(project.store_dir, settings.version_grace_s) if use_store else None
+    return CubeEngine(
+        catalog,
+        backend,
+        settings,
+        backend.facts_fingerprint(),
+        store=store,
+        model_hash=model_hash(project.model_path),
+        facts_version=backend.facts_fingerprint,
         query_log=QueryLog(project.store_dir / QUERY_LOG, settings.query_log_max_bytes)
         if use_store and settings.query_log
         else None,

@@ -17,9 +17,8 @@ from cube_models import Level, Measure
 from cube_server.errors import CutSyntaxError
 from cube_server.query import PointCut, RangeCut, SetCut
 from cube_server.resolve import BoundCut
+from cube_server.sql_dialect import INTEGER_TYPES
 from cube_server.star import Star
-
-INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 
 
 class _NoSuchMember(Exception):

@@ -9,7 +9,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from cube_models.errors import AttributeNotFoundError
-from cube_server.backend import DuckDBBackend, compile_statement
+from cube_server.backends import Backend
 from cube_server.errors import InvalidParameterError
 from cube_server.plan import Plan, RowLayout
 from cube_server.query import FactsQuery, MembersQuery, OrderItem
@@ -141,17 +141,17 @@ def facts_plan(star: Star, renderer: CutRenderer, query: FactsQuery, limit: int 
     return Plan("facts", cube, [], [], statements, layout.shape, version=version, layout=layout)
 
 
-def open_row_stream(backend: DuckDBBackend, plan: Plan, deadline: float, batch_rows: int) -> RowStream:
-    """Count the rows, then start the page statement and hand its batches on as DuckDB produces them.
+def open_row_stream(backend: Backend, plan: Plan, deadline: float, batch_rows: int) -> RowStream:
+    """Count the rows, then start the page statement and hand its batches on as the engine produces them.
 
     The first batch is read here, so an error of the query is raised before anything is sent.
     """
     layout = plan.layout
     if layout is None:
         raise InvalidParameterError(f"{plan.operation} answers cannot be streamed")
-    count = backend.execute(compile_statement(plan.statements[layout.count]), deadline)
+    count = backend.execute(backend.compile(plan.statements[layout.count]), deadline)
     total = int(count.column(0)[0].as_py())
-    stream = backend.stream(compile_statement(plan.statements[layout.page]), deadline, batch_rows)
+    stream = backend.stream(backend.compile(plan.statements[layout.page]), deadline, batch_rows)
     schema = layout.output_schema(stream.schema)
     batches = iter(stream)
     try:

@@ -15,6 +15,7 @@ POSITIVE_SETTINGS = (
     "max_body_bytes",
     "max_url_length",
     "rate_limit_burst",
+    "engine_pool_size",
 )
 
 
@@ -49,6 +50,16 @@ class Settings:
     )
     duckdb_threads: int = _setting(0, "DuckDB worker threads (0 = DuckDB's default, one per core).")
     duckdb_memory_limit: str = _setting("", "DuckDB memory limit such as '4GB' (empty = DuckDB's default).")
+    engine_url: str = _setting(
+        "",
+        "Serve the facts from this database instead of the project's files, e.g. "
+        "postgresql+psycopg://user@host:5432/db (overrides [engine] url of cube-server.toml; empty: none).",
+        secret=True,
+    )
+    engine_password: str = _setting(
+        "", "The database password, when the engine URL holds none (PGPASSWORD works too).", secret=True
+    )
+    engine_pool_size: int = _setting(5, "Connections kept open to the database (as many more at peaks).")
     query_log: bool = _setting(
         True, "Record the levels each aggregate query needs (STORE/query-log.jsonl); cube-server plan weights by it."
     )

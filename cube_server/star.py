@@ -15,9 +15,8 @@ import sqlalchemy as sa
 from cube_models import AggFunc, ColumnRef, Cube, Measure
 from cube_models.expression import Binary, Call, Conditional, Expr, Literal, Name, Unary
 from cube_server.errors import ProjectError
+from cube_server.sql_dialect import cell_average, cell_total, level_extract
 
-# DuckDB spells the ISO week "week".
-_EXTRACT_SQL = {"isoweek": "week"}
 STRING_TYPES = ("VARCHAR", "TEXT", "STRING")
 
 
@@ -47,11 +46,14 @@ class Star:
         self.from_clause = joined
         self._tables = tables
         self.string_refs: set[str] = set()
+        # measure name -> SQL type of its input, learnt at startup: sums keep the input's exact type
+        self.measure_types: dict[str, str] = {}
 
     def over_facts(self, facts: sa.TableClause) -> Star:
         """The same star over another relation with the fact table's columns (the rows a refresh changes)."""
         star = Star(self.cube, {**self._tables, self.cube.fact: facts})
         star.string_refs = self.string_refs
+        star.measure_types = self.measure_types
         return star
 
     def from_clause_for(self, refs: set[str], measures: tuple[Measure, ...] = ()) -> sa.FromClause:
@@ -101,7 +103,7 @@ class Star:
             raise ProjectError(f"table {ref.table!r} has no column {ref.column!r} (cube {self.cube.name!r})")
         column: sa.ColumnElement[Any] = source.c[ref.column]
         if ref.extract:
-            column = sa.extract(_EXTRACT_SQL.get(ref.extract, ref.extract), column)
+            column = level_extract(ref.extract, column)
         return column
 
     def attribute(self, ref: str) -> sa.ColumnElement[Any]:
@@ -129,12 +131,14 @@ class Star:
         return None
 
     @staticmethod
-    def aggregate(function: AggFunc, value: sa.ColumnElement[Any] | None) -> sa.ColumnElement[Any]:
+    def aggregate(
+        function: AggFunc, value: sa.ColumnElement[Any] | None, input_type: str = ""
+    ) -> sa.ColumnElement[Any]:
         if function is AggFunc.COUNT:
             return sa.func.count()
         assert value is not None
         if function is AggFunc.SUM:
-            return sa.func.coalesce(sa.func.sum(value), 0)
+            return cell_total(value, input_type)
         if function is AggFunc.COUNT_NONEMPTY:
             return sa.func.count(value)
         if function is AggFunc.COUNT_DISTINCT:
@@ -144,7 +148,7 @@ class Star:
         if function is AggFunc.MAX:
             return sa.func.max(value)
         if function is AggFunc.AVG:
-            return sa.func.avg(value)
+            return cell_average(value)
         raise AssertionError(function)
 
     def measure_inputs(self, measure: Measure) -> list[sa.ColumnElement[Any]]:
@@ -153,7 +157,9 @@ class Star:
 
     def merge(self, measure: Measure, inputs: list[sa.ColumnElement[Any]]) -> sa.ColumnElement[Any]:
         assert measure.function is not None
-        return self.aggregate(measure.function, inputs[0] if inputs else None)
+        return self.aggregate(
+            measure.function, inputs[0] if inputs else None, self.measure_types.get(measure.name, "")
+        )
 
     def render(self, expr: Expr, resolve_name: Any) -> sa.ColumnElement[Any]:
         return render_expression(expr, resolve_name)

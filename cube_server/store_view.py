@@ -10,13 +10,12 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from aggregates.errors import CuboidStoreError
-from aggregates.store import BuiltCuboid, CuboidStore, Manifest
+from aggregates.store import CuboidStore, Manifest
 from cube_models import ModelCatalog
 from cube_models.errors import CubeError
-from cube_server.backend import DuckDBBackend
+from cube_server.backends import Backend
 from cube_server.cuboids import CuboidSource
 from cube_server.errors import VersionUnavailableError
 
@@ -40,7 +39,7 @@ class StoreView:
         self,
         store: CuboidStore | None,
         catalog: ModelCatalog,
-        backend: DuckDBBackend,
+        backend: Backend,
         model_hash: str,
         facts_version: Callable[[], str],
         reopen_facts: Callable[[], object] | None = None,
@@ -50,6 +49,7 @@ class StoreView:
         self.catalog = catalog
         self.backend = backend
         self.model_hash = model_hash
+        self.measure_types: dict[str, dict[str, str]] = {}  # cube -> measure -> SQL type of its fact input
         self._facts_version = facts_version
         self.facts_version = facts_version()
         self._lock = threading.Lock()
@@ -104,7 +104,7 @@ class StoreView:
         """Views over a version's cuboids, or the snapshot saying why they cannot be read."""
         assert self.store is not None
         version_dir = self.store.version_dir(manifest.version)
-        damaged = [cuboid.name for cuboid in manifest.cuboids if not _files_intact(version_dir, cuboid)]
+        damaged = [c.name for c in manifest.cuboids if not self.backend.cuboid_intact(version_dir, c)]
         if damaged:
             log.error("cuboid files missing or changed in version %s: %s", manifest.version, ", ".join(damaged))
             return Snapshot(f"unreadable: files of {', '.join(damaged)} are missing or changed; run cube-server build")
@@ -114,13 +114,14 @@ class StoreView:
         try:
             for cuboid in manifest.cuboids:
                 cube = self.catalog.cube(cuboid.cube)
-                files = cuboid_files(version_dir, cuboid.path, cuboid.partition_level is not None)
                 view = f"{prefix}_{manifest.version}_{cuboid.cube}_{cuboid.name}"
-                read = (
-                    self.backend.memory_table if (cuboid.cube, cuboid.name) in in_memory else self.backend.parquet_view
+                table, created = self.backend.open_cuboid(
+                    view, version_dir, cuboid, (cuboid.cube, cuboid.name) in in_memory
                 )
-                sources[(cuboid.cube, cuboid.name)] = CuboidSource(cube, cuboid, read(view, files))
-                views.append(view)
+                measure_types = self.measure_types.get(cuboid.cube, {})
+                sources[(cuboid.cube, cuboid.name)] = CuboidSource(cube, cuboid, table, measure_types)
+                if created is not None:
+                    views.append(created)
         except CubeError as error:
             log.error("the cuboid store cannot be read; answering from the facts: %s", error.message)
             return Snapshot(f"unreadable: {error.message}")
@@ -174,15 +175,3 @@ def _fitting(manifest: Manifest, budget: int) -> set[tuple[str, str]]:
         chosen.add((cuboid.cube, cuboid.name))
         used += cuboid.rows
     return chosen
-
-
-def _files_intact(version_dir: Path, cuboid: BuiltCuboid) -> bool:
-    """The cuboid's files are all there, with the bytes the build wrote (a cheap check, no reading)."""
-    directory = version_dir / cuboid.path
-    return directory.is_dir() and sum(p.stat().st_size for p in directory.rglob("*.parquet")) == cuboid.bytes
-
-
-def cuboid_files(version_dir: Path, path: str, partitioned: bool) -> str:
-    """The glob of a built cuboid's Parquet files."""
-    directory = version_dir / path
-    return str(directory / "**" / "*.parquet") if partitioned else str(directory / "data.parquet")

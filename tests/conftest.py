@@ -1,16 +1,25 @@
-"""Shared fixtures: one generated telecom dataset per test session, engines and API clients from factories."""
+"""Shared fixtures: one generated telecom dataset per test session, engines and API clients from factories.
+
+The contract suite (``tests/contract``) also serves the session's data from PostgreSQL: ``pg_cluster`` starts a
+throw-away cluster (:mod:`pg_cluster`) and ``pg_engine`` reads the same rows loaded there. Where PostgreSQL cannot
+be started (not installed, and not root to install it), those tests fail under CI (``CI=true``) and are skipped
+elsewhere, saying why.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pg_cluster import Cluster, ClusterUnavailable, running_cluster, with_engine
 
 from api.app import create_app
 from cube_server.engine import CubeEngine
+from cube_server.postgres_load import load_postgres
 from cube_server.project import Project, load_project, open_engine
 from cube_server.settings import Settings
 from cube_server.telecom import generate_telecom
@@ -47,6 +56,38 @@ def telecom_project(telecom_data: Path, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="session")
 def engine(telecom_project: Project) -> CubeEngine:
     return open_engine(telecom_project, Settings())
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    try:
+        with running_cluster() as cluster:
+            yield cluster
+    except ClusterUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI runs the contract suite on PostgreSQL, which cannot start here: {exc}")
+        pytest.skip(f"PostgreSQL cannot start here ({exc}); scripts/test installs it when run as root")
+
+
+@pytest.fixture(scope="session")
+def pg_telecom_url(pg_cluster: Cluster, telecom_project: Project) -> str:
+    """A database holding the session's telecom tables."""
+    url = pg_cluster.create_database("telecom")
+    load_postgres(telecom_project, url, Settings())
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_telecom_project(pg_telecom_url: str, telecom_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The session's telecom project with only ``[engine] url`` added."""
+    return load_project(with_engine(write_project(tmp_path_factory.mktemp("pg-project"), telecom_data), pg_telecom_url))
+
+
+@pytest.fixture(scope="session")
+def pg_engine(pg_telecom_project: Project) -> Iterator[CubeEngine]:
+    engine = open_engine(pg_telecom_project, Settings())
+    yield engine
+    engine.backend.close()  # its pooled connections, before the cluster stops
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
 """Oracle tests: every engine operation checked against hand-written SQL run directly on the Parquet files.
 
+Part of the contract suite: each test runs once per engine holding the facts (``duckdb`` over the Parquet
+files, ``postgresql`` over the same rows loaded into a PostgreSQL cluster) and must give the same exact answer.
+
 The expected answers never go through ``cube_server``: a module fixture opens a plain DuckDB connection
 and declares its own star view over the generated files (LEFT JOINs on the codes, ``unknown`` for every
 string attribute of a missing dimension row, time levels from the timestamp). Each test states its
@@ -24,6 +27,12 @@ from cube_server.engine import CubeEngine
 from cube_server.query import FactsQuery, MembersQuery, OrderItem, PivotQuery, Query
 
 CUBE = "fixed_line_revenue"
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgresql"])
+def engine(request: pytest.FixtureRequest, engine: CubeEngine) -> CubeEngine:
+    """The session's facts served by each engine in turn."""
+    return request.getfixturevalue("pg_engine") if request.param == "postgresql" else engine
 
 # ---- the oracle's own star ----------------------------------------------------------------------
 # (dimension, table alias, table key column, level attributes) for the joined dimensions; a level's
