@@ -39,6 +39,8 @@ from cube_server.reports import find_report, load_reports, parse_period, run_rep
 from cube_server.settings import Settings
 
 DEFAULT_PROJECT = Path("examples/telecom")
+DEMO_SQL_PORT = 15_432
+SQL_DATABASE = "cubes"  # the database name the SQL listener reports (clients may name any)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -201,6 +203,14 @@ def _run_server(project: Project, host: str, port: int, log_level: str, settings
     access.check_roles(load_model(project.model_path))
     app = create_app(loader=lambda: open_engine(project, settings), project=project, access=access, settings=settings)
     print(f"serving {project.root} on http://{host}:{port} (API docs at /docs)", file=sys.stderr, flush=True)
+    if settings.sql_port:
+        from api.sql.listener import SqlListener
+
+        sql = SqlListener(lambda: app.state.engine, access, settings.sql_host, settings.sql_port, SQL_DATABASE)
+        sql.start()
+        who = "-U anonymous" if settings.anonymous else "-U <any user> (password: an API key)"
+        command = f"psql -h {sql.host} -p {sql.port} {who} {SQL_DATABASE}"
+        print(f"SQL (PostgreSQL wire protocol) on {sql.host}:{sql.port}: {command}", file=sys.stderr, flush=True)
     if settings.anonymous:
         print(f"anonymous access is on (roles: {settings.anonymous_roles})", file=sys.stderr, flush=True)
     configure_logging(log_level)  # JSON lines; the request log replaces uvicorn's access log
@@ -219,10 +229,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def demo_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """The demo answers callers without keys unless CUBE_ANONYMOUS says otherwise (serve needs keys by default)."""
+    """The demo answers callers without keys unless CUBE_ANONYMOUS says otherwise (serve needs keys by default),
+    and listens for SQL on port 15432 unless CUBE_SQL_PORT says otherwise (serve: off)."""
     environ = os.environ if environ is None else environ
     anonymous = None if f"{ENV_PREFIX}ANONYMOUS" in environ else True
-    return settings_from_env(environ, anonymous=anonymous)
+    sql_port = None if f"{ENV_PREFIX}SQL_PORT" in environ else DEMO_SQL_PORT
+    return settings_from_env(environ, anonymous=anonymous, sql_port=sql_port)
 
 
 def _build(args: argparse.Namespace) -> int:

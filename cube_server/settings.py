@@ -112,6 +112,12 @@ class Settings:
         "Slicer-compatible API: a flat dimension with one attribute is referred to by its bare name (year), as in "
         "Cubes 1.1; false gives year.year, as in Cubes' later versions.",
     )
+    sql_port: int = _setting(
+        0,
+        "Port of the PostgreSQL wire-protocol SQL listener (cubes as tables for psql and BI tools); 0 = off "
+        "(cube-server demo listens on 15432 unless set).",
+    )
+    sql_host: str = _setting("127.0.0.1", "Address the SQL listener binds (it asks for passwords in clear text).")
 
     def __post_init__(self) -> None:
         for name in POSITIVE_SETTINGS:
@@ -123,6 +129,8 @@ class Settings:
             raise ValueError("default_page_size cannot exceed max_page_size")
         if self.slicer_json_record_limit < 1:
             raise ValueError("setting slicer_json_record_limit must be positive")
+        if not 0 <= self.sql_port <= 65_535:
+            raise ValueError("setting sql_port must be between 0 (off) and 65535")
         if not 0 <= self.first_weekday <= 6:
             raise ValueError("first_weekday must be between 0 (Monday) and 6 (Sunday)")
         try:

@@ -1,0 +1,362 @@
+"""One client's SQL session: statements in, results out, with no knowledge of the wire.
+
+A SELECT that reads a cube table is translated into a cube query and answered by the engine as the
+session's principal sees it (``RestrictedEngine``); a SELECT on ``pg_catalog`` or
+``information_schema`` (or on no table: ``SELECT 1``, ``SELECT version()``) reads the emulated
+catalog. SET, SHOW, BEGIN/COMMIT/ROLLBACK and DISCARD are answered here; everything else that would
+change data is refused: cube tables are read-only.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from api.sql.catalog import SERVER_VERSION, CatalogContext, CatalogDatabase, is_catalog_table
+from api.sql.sqlstate import IN_FAILED_TRANSACTION
+from cube_models.errors import CubeError
+from cube_server.access.restricted import RestrictedEngine
+from cube_server.access.roles import Principal
+from cube_server.engine import CubeEngine
+from cube_server.errors import SqlSyntaxError, SqlUnknownTableError, SqlUnsupportedError
+from cube_server.sql.answer import answer_select, cube_tables, explain_select, plan_select
+from cube_server.sql.tables import CubeTable
+
+DEFAULT_SETTINGS = {
+    "server_version": SERVER_VERSION,
+    "server_version_num": "150000",
+    "server_encoding": "UTF8",
+    "client_encoding": "UTF8",
+    "datestyle": "ISO, MDY",
+    "timezone": "UTC",
+    "intervalstyle": "postgres",
+    "integer_datetimes": "on",
+    "standard_conforming_strings": "on",
+    "search_path": '"$user", public',
+    "transaction_isolation": "read committed",
+    "default_transaction_isolation": "read committed",
+    "transaction_read_only": "on",
+    "default_transaction_read_only": "on",
+    "is_superuser": "off",
+    "max_identifier_length": "63",
+    "lc_collate": "C.UTF-8",
+    "lc_ctype": "C.UTF-8",
+    "extra_float_digits": "1",
+    "statement_timeout": "0",
+    "max_index_keys": "32",
+    "block_size": "8192",
+    "default_table_access_method": "heap",
+}
+# Reported to the client at startup (ParameterStatus), with the names' usual capitals.
+REPORTED = ("server_version", "server_encoding", "client_encoding", "DateStyle", "TimeZone", "IntervalStyle",
+            "integer_datetimes", "standard_conforming_strings", "is_superuser", "application_name",
+            "session_authorization", "default_transaction_read_only", "in_hot_standby")  # fmt: skip
+_COMMENTS = re.compile(r"^\s*(?:(?:--[^\n]*\n)|(?:/\*.*?\*/)|\s)*", re.DOTALL)
+_SET = re.compile(
+    r"^SET\s+(?:SESSION\s+|LOCAL\s+)?(?:(TIME\s+ZONE)\s+(.+)|([\w.]+)\s*(?:=|\s+TO\s+|\s+)\s*(.+))$",
+    re.IGNORECASE | re.DOTALL,
+)
+OTHER_COMMANDS = ("FETCH", "DECLARE", "CLOSE", "MOVE", "LISTEN", "NOTIFY", "UNLISTEN", "PREPARE", "EXECUTE",
+                  "CHECKPOINT", "LOAD", "REINDEX", "CLUSTER", "SECURITY", "IMPORT", "REASSIGN", "PREPARE")  # fmt: skip
+READ_ONLY_WORDS = ("INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALTER", "TRUNCATE", "COPY", "GRANT",
+                   "REVOKE", "VACUUM", "ANALYZE", "CALL", "DO", "LOCK", "COMMENT", "REFRESH")  # fmt: skip
+
+
+@dataclass(slots=True)
+class StatementResult:
+    tag: str
+    columns: list[tuple[str, str]] | None = None  # (name, SQL type); None: the statement returns no rows
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    empty: bool = False  # an empty query string
+
+
+class SessionError(CubeError):
+    """An error with a SQLSTATE of its own (not one of the engine's)."""
+
+    def __init__(self, sqlstate: str, message: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class CatalogCache:
+    """Catalog databases by the set of cube tables they show (principals that read the same cubes share one)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._databases: dict[tuple[str, tuple[str, ...]], CatalogDatabase] = {}
+
+    def database(self, tables: dict[str, CubeTable], name: str) -> CatalogDatabase:
+        key = (name, tuple(sorted(tables)))
+        with self._lock:
+            if key not in self._databases:
+                self._databases[key] = CatalogDatabase(tables.values(), name)
+            return self._databases[key]
+
+
+class SqlSession:
+    def __init__(
+        self,
+        engine: Callable[[], CubeEngine],
+        principal: Principal,
+        catalogs: CatalogCache,
+        *,
+        user: str,
+        database: str,
+        parameters: dict[str, str] | None = None,
+    ) -> None:
+        self._engine = engine
+        self.principal = principal
+        self._catalogs = catalogs
+        self.user = user
+        self.database = database
+        self.settings = dict(DEFAULT_SETTINGS)
+        self.settings["application_name"] = (parameters or {}).get("application_name", "")
+        self.settings["session_authorization"] = user
+        self.in_transaction = False
+        self.failed = False
+
+    @property
+    def status(self) -> str:
+        """ReadyForQuery's transaction status: idle, in a transaction, or in a failed one."""
+        if self.failed:
+            return "E"
+        return "T" if self.in_transaction else "I"
+
+    def reported_settings(self) -> dict[str, str]:
+        values = {**self.settings, "in_hot_standby": "off"}
+        return {name: values.get(name.lower(), "") for name in REPORTED}
+
+    # ---- statements ----------------------------------------------------------------------------
+    @staticmethod
+    def split(sql: str) -> list[str]:
+        """The statements of a simple query string (sqlglot's tokenizer finds the semicolons)."""
+        try:
+            tokens = sqlglot.tokenize(sql, read="postgres")
+        except (TokenError, ValueError) as exc:
+            raise SqlSyntaxError(f"syntax error: {exc}") from exc
+        statements, start = [], 0
+        for token in tokens:
+            if token.token_type == sqlglot.TokenType.SEMICOLON:
+                statements.append(sql[start : token.start])
+                start = token.end + 1
+        statements.append(sql[start:])
+        kept = [s for s in statements if _COMMENTS.sub("", s).strip()]
+        return kept or [""]
+
+    def execute(self, sql: str, parameters: list[Any] | None = None) -> StatementResult:
+        """Run one statement with its bound parameters (``$1`` ...)."""
+        text = _COMMENTS.sub("", sql).strip().rstrip(";").strip()
+        if not text:
+            return StatementResult("", empty=True)
+        word = text.split(None, 1)[0].upper()
+        if self.failed and word not in ("ROLLBACK", "ABORT", "COMMIT", "END"):
+            raise SessionError(
+                IN_FAILED_TRANSACTION, "current transaction is aborted, commands ignored until end of transaction block"
+            )
+        try:
+            return self._execute(text, word, parameters or [])
+        except BaseException:
+            if self.in_transaction:
+                self.failed = True
+            raise
+
+    def _execute(self, text: str, word: str, parameters: list[Any]) -> StatementResult:
+        if word in ("BEGIN", "START"):
+            self.in_transaction = True
+            return StatementResult("BEGIN")
+        if word in ("COMMIT", "END", "ROLLBACK", "ABORT"):
+            tag = "ROLLBACK" if self.failed or word in ("ROLLBACK", "ABORT") else "COMMIT"
+            self.in_transaction = self.failed = False
+            return StatementResult(tag)
+        if word in ("SAVEPOINT", "RELEASE"):
+            return StatementResult(word)
+        if word == "SET":
+            return self._set(text)
+        if word == "RESET":
+            name = text.split(None, 1)[1].strip().lower() if len(text.split()) > 1 else "all"
+            if name == "all":
+                self.settings.update(DEFAULT_SETTINGS)
+            elif name in DEFAULT_SETTINGS:
+                self.settings[name] = DEFAULT_SETTINGS[name]
+            return StatementResult("RESET")
+        if word == "DISCARD":
+            return StatementResult("DISCARD ALL")
+        if word == "DEALLOCATE":
+            return StatementResult("DEALLOCATE")
+        if word == "SHOW":
+            return self._show(text[4:].strip())
+        if word == "EXPLAIN":
+            return self._explain(text, parameters)
+        if word in ("SELECT", "WITH", "VALUES", "TABLE", "("):
+            return self._select(text, parameters)
+        if word in READ_ONLY_WORDS:
+            raise SessionError("25006", f"{word} is not allowed: cube tables are read-only (ask them with SELECT)")
+        if word in OTHER_COMMANDS:
+            raise SqlUnsupportedError(f"{word} is not supported here: ask the cube tables with SELECT")
+        raise SqlSyntaxError(f'syntax error at or near "{text.split(None, 1)[0]}"')
+
+    def describe(self, sql: str, parameter_count: int) -> list[tuple[str, str]] | None:
+        """The columns a statement would return (for Describe of a prepared statement), without its parameters."""
+        text = _COMMENTS.sub("", sql).strip().rstrip(";").strip()
+        word = text.split(None, 1)[0].upper() if text else ""
+        if word not in ("SELECT", "WITH", "VALUES", "TABLE", "(", "SHOW", "EXPLAIN"):
+            return None
+        if word == "SHOW":
+            return [(text[4:].strip().split()[0].lower() if text[4:].strip() else "setting", "text")]
+        if word == "EXPLAIN":
+            return [("QUERY PLAN", "text")]
+        try:
+            return self._select(text, [None] * parameter_count, describe_only=True).columns
+        except CubeError:
+            return None
+
+    # ---- SET / SHOW ----------------------------------------------------------------------------
+    def _set(self, text: str) -> StatementResult:
+        match = _SET.match(text)
+        if match is None:
+            raise SqlSyntaxError(f"cannot read {text!r} as SET name = value")
+        if match.group(1):
+            name, value = "timezone", match.group(2)
+        else:
+            name, value = match.group(3).lower(), match.group(4)
+        value = value.strip().strip("'\"")
+        if name in ("transaction", "session"):
+            return StatementResult("SET")
+        self.settings[name] = value
+        return StatementResult("SET")
+
+    def _show(self, name: str) -> StatementResult:
+        key = " ".join(name.lower().split()).rstrip(";")
+        key = {"transaction isolation level": "transaction_isolation", "time zone": "timezone"}.get(key, key)
+        if key == "all":
+            rows = [(k, v, "") for k, v in sorted(self.settings.items())]
+            return StatementResult("SHOW", [("name", "text"), ("setting", "text"), ("description", "text")], rows)
+        if key not in self.settings:
+            raise SessionError("42704", f'unrecognized configuration parameter "{name}"')
+        return StatementResult("SHOW", [(key, "text")], [(self.settings[key],)])
+
+    # ---- SELECT --------------------------------------------------------------------------------
+    def _restricted(self) -> RestrictedEngine:
+        return RestrictedEngine(self._engine(), self.principal)
+
+    def _parse(self, text: str) -> exp.Expression:
+        try:
+            statements = sqlglot.parse(text, read="postgres")
+        except (ParseError, TokenError) as exc:
+            raise SqlSyntaxError(f"syntax error: {_first_line(exc)}") from exc
+        if len(statements) != 1 or statements[0] is None:
+            raise SqlSyntaxError("one statement at a time, please")
+        return statements[0]
+
+    def _select(self, text: str, parameters: list[Any], describe_only: bool = False) -> StatementResult:
+        engine = self._restricted()
+        tables = cube_tables(engine)
+        try:
+            statement = _bind(self._parse(text), parameters)
+        except SqlSyntaxError:
+            if parameters or not _names_catalog(text) or any(name in text for name in tables):
+                raise
+            # a catalog query beyond sqlglot (DuckDB's parser is PostgreSQL's, so it may still run)
+            catalog = self._catalogs.database(tables, self.database)
+            result = catalog.execute(text, CatalogContext(self.database, self.user, self.settings), [])
+            return StatementResult(f"SELECT {len(result.rows)}", result.columns, result.rows)
+        cube = self._cube_of(statement, tables)
+        if cube is None:
+            catalog = self._catalogs.database(tables, self.database)
+            context = CatalogContext(self.database, self.user, self.settings)
+            if describe_only:
+                statement = statement.copy()
+                if isinstance(statement, exp.Select):
+                    statement.set("limit", exp.Limit(expression=exp.Literal.number(0)))
+            result = catalog.execute(statement, context, [])
+            return StatementResult(f"SELECT {len(result.rows)}", result.columns, result.rows)
+        assert isinstance(statement, exp.Select)
+        plan = plan_select(engine, statement, cube)
+        if describe_only:
+            return StatementResult("SELECT 0", [(o.name, o.sql_type) for o in plan.outputs])
+        answer = answer_select(engine, plan)
+        return StatementResult(f"SELECT {len(answer.rows)}", answer.columns, answer.rows)
+
+    def _explain(self, text: str, parameters: list[Any]) -> StatementResult:
+        body = re.sub(r"^EXPLAIN\s+(?:\([^)]*\)\s*)?(?:(?:ANALYZE|VERBOSE)\s+)*", "", text, flags=re.IGNORECASE)
+        statement = _bind(self._parse(body), parameters)
+        engine = self._restricted()
+        tables = cube_tables(engine)
+        cube = self._cube_of(statement, tables)
+        if cube is None:
+            lines = ["Catalog query (pg_catalog / information_schema), answered by the SQL listener"]
+        else:
+            assert isinstance(statement, exp.Select)
+            lines = explain_select(engine, plan_select(engine, statement, cube))
+        return StatementResult("EXPLAIN", [("QUERY PLAN", "text")], [(line,) for line in lines])
+
+    def _cube_of(self, statement: exp.Expression, tables: dict[str, CubeTable]) -> CubeTable | None:
+        """The cube table a SELECT reads (None: a catalog query); refuses unknown tables and mixtures."""
+        cubes, catalog = [], False
+        for table in statement.find_all(exp.Table):
+            if not isinstance(table.this, exp.Identifier) or is_catalog_table(table):  # a table function, or catalog
+                catalog = True
+                continue
+            schema = table.db.lower() if table.db else ""
+            name = table.name
+            match = tables.get(name) or next((t for n, t in tables.items() if n.lower() == name.lower()), None)
+            if match is None or schema not in ("", "public"):
+                raise SqlUnknownTableError(f'relation "{table.sql(dialect="postgres")}" does not exist', table=name)
+            cubes.append((table, match))
+        if not cubes:
+            return None
+        if catalog or len(cubes) > 1 or not isinstance(statement, exp.Select):
+            raise SqlUnsupportedError("a query may read one cube table (no joins, unions or catalog tables with it)")
+        table, match = cubes[0]
+        if table.parent_select is not statement:
+            raise SqlUnsupportedError("a cube table is read by a plain SELECT, not from inside a subquery")
+        return match
+
+
+def _bind(statement: exp.Expression, parameters: list[Any]) -> exp.Expression:
+    """``$n`` replaced by the n-th bound value, as a literal of its type."""
+    if not parameters and not statement.find(exp.Parameter, exp.Placeholder):
+        return statement
+
+    def replace(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Parameter | exp.Placeholder):
+            index_text = node.name if isinstance(node, exp.Placeholder) else node.this.name
+            if not str(index_text).isdigit():
+                return node
+            index = int(index_text) - 1
+            if not 0 <= index < len(parameters):
+                raise SessionError("08P01", f"there is no parameter ${index + 1}")
+            return _literal(parameters[index])
+        return node
+
+    return statement.transform(replace)
+
+
+def _literal(value: Any) -> exp.Expression:
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float):
+        return exp.Literal.number(value)
+    if hasattr(value, "is_finite"):  # Decimal
+        return exp.Literal.number(str(value))
+    if hasattr(value, "isoformat"):
+        return exp.Literal.string(value.isoformat())
+    return exp.Literal.string(str(value))
+
+
+def _names_catalog(text: str) -> bool:
+    lowered = text.lower()
+    return "pg_catalog." in lowered or "information_schema." in lowered
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

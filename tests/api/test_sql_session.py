@@ -1,0 +1,114 @@
+"""The SQL listener in process, with psycopg 3 as the client: the catalog queries BI tools send on connect
+(recorded in ``sql_client_catalog_queries.json``), session statements, transactions, errors and their SQLSTATEs,
+the extended protocol's describe, and a listener whose engine is still loading."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from conftest import CUBE
+
+from api.sql.listener import SqlListener
+from api.sql.session import CatalogCache, SqlSession
+from cube_server.access import AccessControl
+from cube_server.access.control import RoleBook
+from cube_server.access.roles import open_principal
+from cube_server.engine import CubeEngine
+
+CLIENT_QUERIES = json.loads((Path(__file__).parent / "sql_client_catalog_queries.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def listener(engine: CubeEngine) -> Iterator[SqlListener]:
+    access = AccessControl(None, RoleBook(None), ("reader",))  # anonymous callers read every cube
+    sql = SqlListener(lambda: engine, access, "127.0.0.1", 0, "cubes")
+    sql.start()
+    yield sql
+    sql.stop()
+
+
+def connect(listener: SqlListener, **options: Any) -> psycopg.Connection[Any]:
+    return psycopg.connect(host="127.0.0.1", port=listener.port, user="anonymous", dbname="cubes", **options)
+
+
+@pytest.mark.parametrize("query", CLIENT_QUERIES["queries"], ids=lambda q: f"{q['client'][:30]}: {q['sql'][:40]}")
+def test_bi_tools_catalog_queries_are_answered(listener: SqlListener, query: dict[str, str]) -> None:
+    with connect(listener, autocommit=True) as connection:
+        cursor = connection.execute(query["sql"], prepare=False)
+        rows = cursor.fetchall() if cursor.description else []
+    if "lists" in query:
+        assert any(query["lists"] in str(value) for row in rows for value in row), rows
+
+
+def test_set_show_and_transactions(listener: SqlListener) -> None:
+    with connect(listener) as connection:
+        assert connection.info.parameter_status("server_version") == "15.0"
+        assert connection.info.parameter_status("standard_conforming_strings") == "on"
+        connection.execute("SET search_path TO public")
+        assert connection.execute("SHOW search_path").fetchone() == ("public",)
+        assert connection.execute("SELECT current_setting('search_path')").fetchone() == ("public",)
+        assert connection.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS  # psycopg began one
+        with pytest.raises(psycopg.errors.UndefinedColumn):
+            connection.execute(f"SELECT no_such_column FROM {CUBE}")
+        assert connection.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            connection.execute("SELECT 1")
+        connection.rollback()
+        assert connection.execute("SELECT 1 AS one").fetchone() == (1,)
+
+
+@pytest.mark.parametrize(
+    ("sql", "error"),
+    [
+        ("SELECT * FROM no_such_table", psycopg.errors.UndefinedTable),
+        (f"SELECT SUM(subscribers) FROM {CUBE}", psycopg.errors.GroupingError),
+        (f"SELECT SUM(revenue) FROM {CUBE} WHERE time_year = 2024 OR channel_channel = 'x'",
+         psycopg.errors.FeatureNotSupported),
+        (f"DELETE FROM {CUBE}", psycopg.errors.ReadOnlySqlTransaction),
+        (f"SELECT SUM(revenue) FROM {CUBE} WHERE time_year = 'twenty'", psycopg.errors.InvalidTextRepresentation),
+        ("SELEC 1", psycopg.errors.SyntaxError),
+        (f"SELECT * FROM {CUBE}, pg_catalog.pg_class", psycopg.errors.FeatureNotSupported),
+    ],
+)
+def test_errors_carry_their_sqlstate(listener: SqlListener, sql: str, error: type[Exception]) -> None:
+    with connect(listener, autocommit=True) as connection:
+        with pytest.raises(error):
+            connection.execute(sql)
+        assert connection.execute("SELECT 1").fetchone() == (1,)  # the session goes on
+
+
+def test_simple_protocol_runs_several_statements_and_rows_arrive_typed(listener: SqlListener) -> None:
+    with connect(listener, autocommit=True) as connection:
+        cursor = connection.cursor()
+        cursor.execute(f"SET application_name = 'tests'; SELECT time_year, SUM(revenue), COUNT(*) FROM {CUBE} "
+                       "GROUP BY 1 ORDER BY 1")  # fmt: skip
+        assert cursor.statusmessage == "SET" and cursor.nextset()
+        rows = cursor.fetchall()
+        assert [type(value).__name__ for value in rows[0]] == ["int", "Decimal", "int"]
+        assert [column.name for column in cursor.description] == ["time_year", "sum", "count"]
+
+
+def test_describe_a_prepared_statement(engine: CubeEngine) -> None:
+    session = SqlSession(lambda: engine, open_principal(), CatalogCache(), user="u", database="cubes")
+    columns = session.describe(f"SELECT product_line, SUM(revenue) AS revenue FROM {CUBE} WHERE time_year = $1 "
+                               "GROUP BY 1", 1)  # fmt: skip
+    assert columns == [("product_line", "VARCHAR"), ("revenue", "DECIMAL(38,2)")]
+    assert session.describe("SHOW search_path", 0) == [("search_path", "text")]
+    assert session.describe("SET x = 1", 0) is None
+
+
+def test_a_listener_whose_engine_is_loading_says_so() -> None:
+    sql = SqlListener(lambda: None, AccessControl(None, RoleBook(None), ("reader",)), "127.0.0.1", 0, "cubes")
+    sql.start()
+    try:
+        with psycopg.connect(host="127.0.0.1", port=sql.port, user="anonymous", dbname="cubes",
+                             autocommit=True) as connection:  # fmt: skip
+            with pytest.raises(psycopg.errors.CannotConnectNow, match="still loading"):
+                connection.execute(f"SELECT SUM(revenue) FROM {CUBE}")
+    finally:
+        sql.stop()
