@@ -82,7 +82,7 @@ class CubeClient(CubeOperations[CubeResult, Any]):
                     raise error_from_response(response.status_code, response.read(), response.headers)
                 check_arrow(response)
                 chunks = ByteChunks(response.iter_bytes())
-                table = read_arrow(io.BufferedReader(chunks), chunks.tail, response.headers)
+                table = read_arrow(io.BufferedReader(chunks), chunks.tail, response.headers, chunks.broken)
                 return result_from_arrow(table, response.headers)
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc
@@ -139,13 +139,21 @@ class AsyncCubeClient(CubeOperations[Awaitable[CubeResult], Awaitable[Any]]):
         headers = {"Accept": ARROW_MEDIA_TYPE}
         try:
             async with self._http.stream(method, path, params=params, json=body, headers=headers) as response:
-                content = await response.aread()
+                received = bytearray()
+                broken: httpx.TransportError | None = None
+                try:
+                    async for chunk in response.aiter_bytes():
+                        received += chunk
+                except httpx.TransportError as exc:  # after the status: the rows so far tell how far it got
+                    broken = exc
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc
+        content = bytes(received)
         if not response.is_success:
             raise error_from_response(response.status_code, content, response.headers)
         check_arrow(response)
-        return result_from_arrow(read_arrow(content, lambda: content[-8:], response.headers), response.headers)
+        table = read_arrow(io.BytesIO(content), lambda: content[-8:], response.headers, lambda: broken)
+        return result_from_arrow(table, response.headers)
 
 
 class ByteChunks(io.RawIOBase):
@@ -155,6 +163,11 @@ class ByteChunks(io.RawIOBase):
         self._chunks = chunks
         self._pending = memoryview(b"")
         self._tail = b""
+        self._broken: httpx.TransportError | None = None
+
+    def broken(self) -> httpx.TransportError | None:
+        """The transport error that ended the body early (the server aborted it), if one did."""
+        return self._broken
 
     def tail(self) -> bytes:
         """The last 8 bytes received so far."""
@@ -165,7 +178,11 @@ class ByteChunks(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         while not self._pending:
-            chunk = next(self._chunks, None)
+            try:
+                chunk = next(self._chunks, None)
+            except httpx.TransportError as exc:  # the reader sees the end; read_arrow reports it cut short
+                self._broken = exc
+                chunk = None
             if chunk is None:
                 return 0
             self._pending = memoryview(chunk)
@@ -187,24 +204,37 @@ def check_arrow(response: httpx.Response) -> None:
         )
 
 
-def read_arrow(source: Any, tail: Callable[[], bytes], headers: Mapping[str, str]) -> pa.Table:
-    """The whole table, or :class:`TransportError` when the stream stopped before its end marker."""
+def read_arrow(
+    source: Any,
+    tail: Callable[[], bytes],
+    headers: Mapping[str, str],
+    broken: Callable[[], BaseException | None] = lambda: None,
+) -> pa.Table:
+    """The whole table, or :class:`TransportError` (``incomplete_answer``) when the stream stopped before its
+    end marker: the server aborted it midway (``broken``), or its body ended without the marker."""
     request_id = headers.get("x-request-id")
+    batches: list[pa.RecordBatch] = []
     try:
-        table = pa.ipc.open_stream(source).read_all()
+        reader = pa.ipc.open_stream(source)
+        batches.extend(reader)
     except pa.ArrowInvalid as exc:
+        if broken() is None and not batches:
+            raise TransportError(
+                f"the Arrow stream is unreadable: {exc}", code="incomplete_answer", status=200, request_id=request_id
+            ) from exc
+        cut_short = True
+    else:
+        cut_short = broken() is not None or tail() != END_OF_STREAM
+    if cut_short:
+        rows = sum(batch.num_rows for batch in batches)
         raise TransportError(
-            f"the Arrow stream is unreadable: {exc}", code="incomplete_answer", status=200, request_id=request_id
-        ) from exc
-    if tail() != END_OF_STREAM:
-        raise TransportError(
-            f"the answer stopped after {table.num_rows} rows, before the end of its Arrow stream; the server's log "
+            f"the answer stopped after {rows} rows, before the end of its Arrow stream; the server's log "
             f"says why (request id {request_id})",
             code="incomplete_answer",
             status=200,
             request_id=request_id,
         )
-    return table
+    return reader.read_all() if not batches else pa.Table.from_batches(batches, schema=reader.schema)
 
 
 def transport_error(exc: httpx.TransportError) -> TransportError:

@@ -200,14 +200,15 @@ def test_a_slow_query_is_interrupted_at_the_timeout_and_the_server_answers_the_n
 
     # The query needs longer than two seconds (it is still running then) ...
     assert_error(client_of(2_000).get(f"{BASE}/aggregate", params=slow), 504, "query_timeout")
-    # ... and with a timeout of 100 ms it is answered 504 in well under a second.
-    client = client_of(100)
+    # ... and with a timeout of 500 ms it is answered 504 well before (the margins allow for a loaded machine;
+    # the 500 ms leave the small query below time to answer on one).
+    client = client_of(500)
     started = time.monotonic()
     response = client.get(f"{BASE}/aggregate", params=slow)
     elapsed = time.monotonic() - started
     error = assert_error(response, 504, "query_timeout")
     assert "timeout" in error["message"]
-    assert elapsed < 1.0, f"answered after {elapsed:.2f} s"
+    assert elapsed < 1.5, f"answered after {elapsed:.2f} s"
     assert_flat_error(client.get(f"/cube/{CUBE}/aggregate", params=slow), 504, "query_timeout")
     # The engine stopped working on it: the process is idle, and the next query is answered.
     cpu = time.process_time()
