@@ -68,6 +68,11 @@ def glob_directory(project: Project, table: str) -> Path:
 
 def fact_table_files(engine: CubeEngine, project: Project) -> tuple[str, Path, list[Path]]:
     """The fact table the refresh changes, the directory its files live in, and its files now."""
+    if engine.backend.name != "duckdb":
+        raise RefreshError(
+            f"append and replace change Parquet fact files, and these facts are in {engine.backend.name}: change "
+            "them there, then rebuild the store (cube-server build)"
+        )
     tables = sorted({cube.fact for cube in engine.catalog.cubes})
     if len(tables) != 1:
         raise RefreshError(f"the project's cubes read several fact tables ({', '.join(tables)}); refresh needs one")
