@@ -204,18 +204,31 @@ def _run_server(project: Project, host: str, port: int, log_level: str, settings
     app = create_app(loader=lambda: open_engine(project, settings), project=project, access=access, settings=settings)
     print(f"serving {project.root} on http://{host}:{port} (API docs at /docs)", file=sys.stderr, flush=True)
     if settings.sql_port:
-        from api.sql.listener import SqlListener
-
-        sql = SqlListener(lambda: app.state.engine, access, settings.sql_host, settings.sql_port, SQL_DATABASE)
-        sql.start()
-        who = "-U anonymous" if settings.anonymous else "-U <any user> (password: an API key)"
-        command = f"psql -h {sql.host} -p {sql.port} {who} {SQL_DATABASE}"
-        print(f"SQL (PostgreSQL wire protocol) on {sql.host}:{sql.port}: {command}", file=sys.stderr, flush=True)
+        _start_sql(app, access, settings)
     if settings.anonymous:
         print(f"anonymous access is on (roles: {settings.anonymous_roles})", file=sys.stderr, flush=True)
     configure_logging(log_level)  # JSON lines; the request log replaces uvicorn's access log
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, log_config=None)
     return 0
+
+
+def _start_sql(app: Any, access: AccessControl, settings: Settings) -> None:
+    """Listen for SQL beside the HTTP API. A port set by CUBE_SQL_PORT must be free; the demo's default port, when
+    taken (another demo running), is only warned about, as the HTTP API still serves."""
+    from api.sql.listener import SqlListener
+
+    sql = SqlListener(lambda: app.state.engine, access, settings.sql_host, settings.sql_port, SQL_DATABASE)
+    try:
+        sql.start()
+    except OSError as exc:
+        if f"{ENV_PREFIX}SQL_PORT" in os.environ or settings.sql_port != DEMO_SQL_PORT:
+            raise ValueError(f"cannot listen for SQL on {settings.sql_host}:{settings.sql_port}: {exc}") from exc
+        print(f"warning: no SQL listener: port {settings.sql_port} is taken ({exc}); set CUBE_SQL_PORT",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return
+    who = "-U anonymous" if settings.anonymous else "-U <any user> (password: an API key)"
+    command = f"psql -h {sql.host} -p {sql.port} {who} {SQL_DATABASE}"
+    print(f"SQL (PostgreSQL wire protocol) on {sql.host}:{sql.port}: {command}", file=sys.stderr, flush=True)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ apply; the query goes through ``aggregate``, so it is routed to a cuboid exactly
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,7 +21,8 @@ from cube_server.query import MembersQuery, Query
 from cube_server.result import CellSet, Explanation, Rows
 from cube_server.settings import Settings
 from cube_server.sql.select import MERGEABLE, CubeSelect, Output, SortKey, translate
-from cube_server.sql.tables import CubeTable, cube_table
+from cube_server.sql.tables import AttributeColumn, CubeTable, cube_table
+from cube_server.sql.where import evaluate
 
 
 class SqlEngine(Protocol):
@@ -85,6 +86,9 @@ def answer_select(engine: SqlEngine, plan: CubeSelect) -> SqlAnswer:
     cells = result.cells if plan.grouped else [result.summary]
     if plan.merge:
         cells = _merged(plan, cells)
+    if plan.having is not None:
+        having = plan.having
+        cells = [cell for cell in cells if evaluate(having, _cell_value(plan, cell)) is True]
     if plan.sort:
         cells = sorted(cells, key=functools.cmp_to_key(lambda a, b: _compare(plan, a, b)))
     return SqlAnswer(columns, [_row(plan.outputs, cell) for cell in _paged(plan, cells)], result.meta.source)
@@ -106,6 +110,8 @@ def explain_select(engine: SqlEngine, plan: CubeSelect) -> list[str]:
         lines.append("  no member matches WHERE: answered without a query")
     if plan.merge:
         lines.append("  cells sharing a group are merged here (GROUP BY leaves out levels above the deepest one)")
+    if plan.having is not None:
+        lines.append(f"  HAVING applied here to every cell: {plan.having.sql(dialect='postgres')}")
     if plan.sort or plan.limit is not None or plan.offset:
         lines.append("  ORDER BY / LIMIT / OFFSET applied here to every cell")
     for candidate in explanation.candidates:
@@ -155,6 +161,8 @@ def _merged(plan: CubeSelect, cells: list[dict[str, Any]]) -> list[dict[str, Any
     for key in plan.sort:
         if key.measure is not None:
             measures.setdefault(key.measure, plan.table.cube.measure(key.measure))
+    for name in plan.having_measures:
+        measures.setdefault(name, plan.table.cube.measure(name))
     merged = []
     for key, members in groups.items():
         if len(members) == 1:
@@ -175,6 +183,19 @@ def _merged(plan: CubeSelect, cells: list[dict[str, Any]]) -> list[dict[str, Any
             cell[name] = merge(values) if values else None
         merged.append(cell)
     return merged
+
+
+def _cell_value(plan: CubeSelect, cell: dict[str, Any]) -> Callable[[exp.Column], Any]:
+    """HAVING's references (``measure:revenue``, ``attribute:product_line``) read from one cell."""
+
+    def value(node: exp.Column) -> Any:
+        kind, _, name = node.name.partition(":")
+        if kind == "measure":
+            return cell.get(name)
+        column = plan.table.column(name)
+        return cell.get(column.cell_key) if isinstance(column, AttributeColumn) else None
+
+    return value
 
 
 def _sort_value(plan: CubeSelect, key: SortKey, cell: dict[str, Any]) -> Any:

@@ -71,6 +71,8 @@ class CubeSelect:
     sort: list[SortKey] = field(default_factory=list)  # applied here when the engine could not
     limit: int | None = None  # applied here when the engine could not
     offset: int = 0
+    having: exp.Expression | None = None  # over columns named "measure:<name>" and "attribute:<column>"
+    having_measures: list[str] = field(default_factory=list)
 
 
 def translate(
@@ -78,6 +80,10 @@ def translate(
 ) -> CubeSelect:
     _refuse_unsupported(select)
     outputs = [output for item in select.expressions for output in _outputs(item, table)]
+    limit, offset = _page(select)
+    if limit == 0:  # what clients send to learn a query's columns: no rows, nothing to ask the engine
+        return CubeSelect(table, Query(table.name, measures=(_cheapest_measure(table),)), outputs, grouped=True,
+                          group=[], merge=False, empty=True)  # fmt: skip
     group_nodes = select.args["group"].expressions if select.args.get("group") else []
     group = _group_columns(group_nodes, select.expressions, outputs, table)
     explicit_group = bool(group_nodes)
@@ -92,10 +98,13 @@ def translate(
     for key in sort:
         if key.measure is not None and key.measure not in measures:
             measures.append(key.measure)
+    having = _having(select.args["having"].this, select, outputs, table, group) if select.args.get("having") else None
+    having_measures = sorted({n.name.partition(":")[2] for n in having.find_all(exp.Column)
+                              if n.name.startswith("measure:")}) if having is not None else []  # fmt: skip
+    measures.extend(name for name in having_measures if name not in measures)
     if not measures:
         measures.append(_cheapest_measure(table))  # the engine answers cells with a measure; it is not shown
-    limit, offset = _page(select)
-    engine_sorts = not merge
+    engine_sorts = not merge and having is None  # HAVING filters cells here, so ordering and paging follow it
     order = tuple(_order_item(key, outputs) for key in sort) if engine_sorts else ()
     engine_pages = engine_sorts and bool(drilldown) and (limit is None or limit <= max_page_size)
     query = Query(
@@ -118,11 +127,13 @@ def translate(
         sort=[] if engine_sorts else sort,
         limit=None if engine_pages else limit,
         offset=0 if engine_pages else offset,
+        having=having,
+        having_measures=having_measures,
     )
 
 
 def _refuse_unsupported(select: exp.Select) -> None:
-    for key in ("joins", "laterals", "having", "qualify", "windows", "with", "pivots", "sample"):
+    for key in ("joins", "laterals", "qualify", "windows", "with", "pivots", "sample"):
         if select.args.get(key):
             word = {"joins": "JOIN", "with": "WITH", "windows": "WINDOW", "laterals": "LATERAL"}.get(key, key.upper())
             raise SqlUnsupportedError(f"{word} is not supported on cube tables: ask one cube, grouped by its levels")
@@ -141,7 +152,9 @@ def _outputs(item: exp.Expression, table: CubeTable) -> list[Output]:
     alias = item.alias if isinstance(item, exp.Alias) else None
     node = item.this if isinstance(item, exp.Alias) else item
     if isinstance(node, exp.Star) or (isinstance(node, exp.Column) and isinstance(node.this, exp.Star)):
-        return [_column_output(column.name, column) for column in table.columns]
+        # every column of the dimensions' default hierarchies and every measure: levels of two hierarchies of one
+        # dimension cannot be grouped together
+        return [_column_output(column.name, column) for column in table.columns if _in_default_hierarchy(column)]
     if isinstance(node, exp.Column):
         column = table.column(node.name)
         return [_column_output(alias or node.name, column)]
@@ -158,6 +171,12 @@ def _outputs(item: exp.Expression, table: CubeTable) -> list[Output]:
             expression=node.sql(dialect="postgres"),
         ) from None
     return [Output(alias or "?column?", _constant_type(value), constant=value)]
+
+
+def _in_default_hierarchy(column: AttributeColumn | MeasureColumn) -> bool:
+    if isinstance(column, MeasureColumn):
+        return True
+    return column.level.name in column.dimension.hierarchy().levels
 
 
 def _column_output(name: str, column: AttributeColumn | MeasureColumn) -> Output:
@@ -309,6 +328,32 @@ def _drilldown(group: list[AttributeColumn], table: CubeTable) -> tuple[tuple[Dr
         hierarchy_name = None if hierarchy.name == dimension.default_hierarchy_name else hierarchy.name
         items.append(DrilldownItem(name, hierarchy_name, hierarchy.levels[depth - 1]))
     return tuple(items), merge
+
+
+def _having(
+    condition: exp.Expression, select: exp.Select, outputs: list[Output], table: CubeTable, group: list[AttributeColumn]
+) -> exp.Expression:
+    """HAVING with each aggregate, measure and grouped level column replaced by a named reference to its value."""
+
+    def reference(node: exp.Expression) -> exp.Expression:
+        measure = measure_of(node, table) if not isinstance(node, exp.Column) else None
+        if measure is not None:
+            return exp.column(exp.to_identifier(f"measure:{measure.name}", quoted=True))
+        if not isinstance(node, exp.Column):
+            return node
+        output = _output_named(node, select.expressions, outputs)
+        column = output.measure or output.attribute if output is not None else table.column(node.name)
+        if isinstance(column, MeasureColumn):
+            column = column.measure
+        if isinstance(column, AttributeColumn):
+            if column.level.ref not in {c.level.ref for c in group}:
+                raise SqlAggregationError(f'HAVING {column.name}: column "{column.name}" must appear in GROUP BY')
+            return exp.column(exp.to_identifier(f"attribute:{column.name}", quoted=True))
+        if column is None:
+            raise SqlUnsupportedError(f"HAVING cannot test {node.sql(dialect='postgres')}")
+        return exp.column(exp.to_identifier(f"measure:{column.name}", quoted=True))
+
+    return condition.copy().transform(reference)
 
 
 def _cheapest_measure(table: CubeTable) -> str:

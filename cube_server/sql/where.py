@@ -30,6 +30,7 @@ from cube_server.sql.tables import AttributeColumn, CubeTable, MeasureColumn
 MemberSource = Callable[[str, str, str], Iterable[dict[str, Any]]]
 INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 MAX_SET_PATHS = 10_000
+ColumnValue = Callable[[exp.Column], Any]  # a column's value in the row a condition is evaluated for
 COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
 
 
@@ -76,7 +77,7 @@ def where_cuts(condition: exp.Expression | None, table: CubeTable, members: Memb
         columns = _attribute_columns(conjunct, table)
         dimensions = {column.dimension.name for column in columns}
         if not dimensions:
-            if _evaluate(conjunct, {}, table) is not True:
+            if evaluate(conjunct, _no_column) is not True:
                 return Filter(empty=True)
             continue
         if len(dimensions) > 1:
@@ -302,65 +303,79 @@ def _member_cut(
                 f"{max_members} members; fix the levels above it with = or IN",
                 limit=max_members,
             )
-        if all(_evaluate(conjunct, row, table) is True for conjunct in conjuncts):
+        lookup = _member_value(row, table)
+        if all(evaluate(conjunct, lookup) is True for conjunct in conjuncts):
             paths.append(tuple(None if row[level.ref] is None else _text(row[level.ref]) for level in path_levels))
     if not paths:
         return None
     return _set_or_point(dimension, hierarchy, paths)
 
 
+def _member_value(row: dict[str, Any], table: CubeTable) -> ColumnValue:
+    def value(node: exp.Column) -> Any:
+        column = table.column(node.name)
+        assert isinstance(column, AttributeColumn)
+        return row.get(column.cell_key)
+
+    return value
+
+
+def _no_column(node: exp.Column) -> Any:
+    raise AssertionError(f"a constant condition has no column ({node.sql()})")
+
+
 def _text(value: Any) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
-def _evaluate(node: exp.Expression, row: dict[str, Any], table: CubeTable) -> bool | None:
+def evaluate(node: exp.Expression, lookup: ColumnValue) -> bool | None:
     """SQL's three-valued truth of ``node`` for one member (None is unknown)."""
     if node.args.get("negate"):  # x IS NOT NULL, x NOT IN (...), x NOT LIKE ...
         positive = node.copy()
         positive.set("negate", None)
-        value = _evaluate(positive, row, table)
+        value = evaluate(positive, lookup)
         return None if value is None else not value
     if isinstance(node, exp.Paren):
-        return _evaluate(node.this, row, table)
+        return evaluate(node.this, lookup)
     if isinstance(node, exp.And):
-        left, right = _evaluate(node.this, row, table), _evaluate(node.expression, row, table)
+        left, right = evaluate(node.this, lookup), evaluate(node.expression, lookup)
         if left is False or right is False:
             return False
         return None if left is None or right is None else True
     if isinstance(node, exp.Or):
-        left, right = _evaluate(node.this, row, table), _evaluate(node.expression, row, table)
+        left, right = evaluate(node.this, lookup), evaluate(node.expression, lookup)
         if left is True or right is True:
             return True
         return None if left is None or right is None else False
     if isinstance(node, exp.Not):
-        value = _evaluate(node.this, row, table)
+        value = evaluate(node.this, lookup)
         return None if value is None else not value
     if isinstance(node, exp.Is):
-        value = _value(node.this, row, table)
+        value = _value(node.this, lookup)
         target = node.expression
         if isinstance(target, exp.Null):
             return value is None
         if isinstance(target, exp.Boolean):
             return value is bool(target.this)
     if isinstance(node, COMPARISONS):
-        left, right = _pair(node.this, node.expression, row, table)
+        left, right = _pair(node.this, node.expression, lookup)
         if left is None or right is None:
             return None
         return _compare(type(node), left, right)
     if isinstance(node, exp.In) and not node.args.get("query"):
-        value = _value(node.this, row, table)
+        value = _value(node.this, lookup)
         if value is None:
             return None
-        results = [_compare(exp.EQ, *_pair(node.this, item, row, table)) for item in node.expressions]
+        results = [_compare(exp.EQ, *_pair(node.this, item, lookup)) for item in node.expressions]
         if any(result is True for result in results):
             return True
         return None if any(result is None for result in results) else False
     if isinstance(node, exp.Between):
-        low = _evaluate(exp.GTE(this=node.this, expression=node.args["low"]), row, table)
-        high = _evaluate(exp.LTE(this=node.this, expression=node.args["high"]), row, table)
+        low = evaluate(exp.GTE(this=node.this, expression=node.args["low"]), lookup)
+        high = evaluate(exp.LTE(this=node.this, expression=node.args["high"]), lookup)
         return _evaluate_and(low, high)
     if isinstance(node, (exp.Like, exp.ILike)):
-        value, pattern = _value(node.this, row, table), _value(node.expression, row, table)
+        value, pattern = _value(node.this, lookup), _value(node.expression, lookup)
         if value is None or pattern is None:
             return None
         flags = re.IGNORECASE if isinstance(node, exp.ILike) else 0
@@ -369,8 +384,8 @@ def _evaluate(node: exp.Expression, row: dict[str, Any], table: CubeTable) -> bo
         value = literal_value(node)
         return None if value is None else bool(value)
     raise SqlUnsupportedError(
-        f"WHERE supports =, <>, <, >, <=, >=, IN, BETWEEN, LIKE, IS NULL, AND, OR and NOT on level columns, "
-        f"not {node.sql(dialect='postgres')}",
+        f"conditions support =, <>, <, >, <=, >=, IN, BETWEEN, LIKE, IS NULL, AND, OR and NOT of columns and "
+        f"constants, not {node.sql(dialect='postgres')}",
         condition=node.sql(dialect="postgres"),
     )
 
@@ -381,22 +396,20 @@ def _evaluate_and(left: bool | None, right: bool | None) -> bool | None:
     return None if left is None or right is None else True
 
 
-def _value(node: exp.Expression, row: dict[str, Any], table: CubeTable) -> Any:
+def _value(node: exp.Expression, lookup: ColumnValue) -> Any:
     if isinstance(node, exp.Column):
-        column = table.column(node.name)
-        assert isinstance(column, AttributeColumn)
-        return row.get(column.cell_key)
+        return lookup(node)
     try:
         return literal_value(node)
     except NotLiteral:
         raise SqlUnsupportedError(
-            f"WHERE compares level columns with constants, not with {node.sql(dialect='postgres')}"
+            f"conditions compare columns with constants, not with {node.sql(dialect='postgres')}"
         ) from None
 
 
-def _pair(left: exp.Expression, right: exp.Expression, row: dict[str, Any], table: CubeTable) -> tuple[Any, Any]:
+def _pair(left: exp.Expression, right: exp.Expression, lookup: ColumnValue) -> tuple[Any, Any]:
     """Both sides' values, a constant read as the type of the column it is compared with."""
-    a, b = _value(left, row, table), _value(right, row, table)
+    a, b = _value(left, lookup), _value(right, lookup)
     if isinstance(left, exp.Column) and not isinstance(right, exp.Column):
         b = _like(b, a, left.name)
     elif isinstance(right, exp.Column) and not isinstance(left, exp.Column):

@@ -19,6 +19,7 @@ from cube_server.access import AccessControl
 from cube_server.access.control import RoleBook
 from cube_server.access.roles import open_principal
 from cube_server.engine import CubeEngine
+from cube_server.settings import Settings
 
 CLIENT_QUERIES = json.loads((Path(__file__).parent / "sql_client_catalog_queries.json").read_text(encoding="utf-8"))
 
@@ -112,3 +113,17 @@ def test_a_listener_whose_engine_is_loading_says_so() -> None:
                 connection.execute(f"SELECT SUM(revenue) FROM {CUBE}")
     finally:
         sql.stop()
+
+
+def test_the_demo_listens_for_sql_on_15432_unless_told_otherwise() -> None:
+    from api.cli import demo_settings
+
+    assert demo_settings({}).sql_port == 15_432
+    assert demo_settings({"CUBE_SQL_PORT": "0"}).sql_port == 0
+    assert Settings().sql_port == 0  # serve: off
+
+
+def test_a_taken_port_is_an_error(listener: SqlListener) -> None:
+    taken = SqlListener(lambda: None, AccessControl.open(), "127.0.0.1", listener.port, "cubes")
+    with pytest.raises(OSError):
+        taken.start()

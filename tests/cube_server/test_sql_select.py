@@ -194,3 +194,31 @@ def test_explain_names_the_source_and_the_sql(engine: CubeEngine) -> None:
     assert lines[0] == f"Cube query on {CUBE}"
     assert lines[1] == "  source: facts" and "  cut: time:2024" in lines and "  drilldown: product:line" in lines
     assert any(line.strip().startswith("cells: SELECT") for line in lines)
+
+
+def test_star_is_every_default_hierarchy_column_and_limit_0_asks_nothing(engine: CubeEngine) -> None:
+    table = cube_tables(engine)[CUBE]
+    star = plan_select(engine, sqlglot.parse_one(f"SELECT * FROM {CUBE} LIMIT 0", read="postgres"), table)
+    names = [output.name for output in star.outputs]
+    assert "time_second" in names and "revenue" in names and "time_isoweek" not in names
+    assert names == [c.name for c in table.columns if c.name not in ("time_isoyear", "time_isoweek")]
+    # columns of two hierarchies of one dimension cannot be grouped together, but LIMIT 0 only learns the columns
+    empty = run(engine, f"SELECT time_isoweek, time_month, SUM(revenue) FROM {CUBE} LIMIT 0")
+    assert empty.columns == [("time_isoweek", "BIGINT"), ("time_month", "BIGINT"), ("sum", "DECIMAL(38,2)")]
+    assert empty.rows == []
+    with pytest.raises(SqlUnsupportedError, match="no hierarchy of 'time'"):
+        run(engine, f"SELECT time_isoweek, time_month, SUM(revenue) FROM {CUBE} GROUP BY 1, 2")
+
+
+def test_having_filters_the_groups_by_their_measures(engine: CubeEngine) -> None:
+    cells = cube_answer(engine, "", "product:product", ("revenue", "record_count"))
+    expected = sorted((c["product.product"], c["revenue"]) for c in cells
+                      if c["revenue"] > 100_000 and c["record_count"] >= 1000)  # fmt: skip
+    answer = run(engine, f"SELECT product_product, SUM(revenue) AS revenue FROM {CUBE} GROUP BY product_line, "
+                         "product_product HAVING revenue > 100000 AND COUNT(*) >= 1000 ORDER BY 1")  # fmt: skip
+    assert answer.rows == expected and 0 < len(expected) < len(cells)
+    top = run(engine, f"SELECT product_line, MEASURE(subscribers) FROM {CUBE} GROUP BY 1 HAVING "
+                      "MEASURE(subscribers) > 0 AND product_line <> 'unknown' ORDER BY 2 DESC LIMIT 1")  # fmt: skip
+    lines = cube_answer(engine, "", "product:line", ("subscribers",))
+    best = max((c for c in lines if c["product.line"] != "unknown"), key=lambda c: c["subscribers"])
+    assert top.rows == [(best["product.line"], best["subscribers"])]
