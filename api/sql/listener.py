@@ -40,6 +40,8 @@ from cube_server.errors import SqlUnsupportedError, UnauthenticatedError
 log = logging.getLogger("cube_server.sql")
 ANONYMOUS_USER = "anonymous"
 READ_SIZE = 65_536
+DUCKDB_SQLSTATES = {"BinderException": "42703", "CatalogException": "42P01", "ParserException": "42601",
+                    "ConversionException": "22P02", "InvalidInputException": "22023"}  # fmt: skip
 STATUS = {"I": TransactionStatus.IDLE, "T": TransactionStatus.IN_TRANSACTION, "E": TransactionStatus.ERROR_TRANSACTION}
 
 
@@ -343,9 +345,9 @@ class SqlListener:
         if isinstance(error, CubeError) and not isinstance(error, InternalError):
             return _error(sqlstate_of(error), error.message)  # the caller's to fix, or an answer (a timeout)
         if isinstance(error, duckdb.Error):
-            # a catalog query this emulation cannot run: the client sees why, the log has it too
-            log.info("catalog query failed: %s", error)
-            return _error("0A000", f"catalog query not supported by cube-server: {_first_line(error)}")
+            # a catalog query, or the statement around cube SELECTs, that DuckDB could not run: say why
+            log.info("SQL statement failed in DuckDB: %s", error)
+            return _error(DUCKDB_SQLSTATES.get(type(error).__name__, "0A000"), f"cannot run this: {_first_line(error)}")
         log.exception("SQL statement failed", exc_info=error)
         return _error("XX000", "internal error; the server log has the details")
 

@@ -15,11 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from api.sql.catalog import SERVER_VERSION, CatalogContext, CatalogDatabase, is_catalog_table
+from api.sql.catalog import Result as CatalogResult
 from api.sql.sqlstate import IN_FAILED_TRANSACTION
 from cube_models.errors import CubeError
 from cube_server.access.restricted import RestrictedEngine
@@ -267,8 +269,8 @@ class SqlSession:
             catalog = self._catalogs.database(tables, self.database)
             result = catalog.execute(text, CatalogContext(self.database, self.user, self.settings), [])
             return StatementResult(f"SELECT {len(result.rows)}", result.columns, result.rows)
-        cube = self._cube_of(statement, tables)
-        if cube is None:
+        references = _cube_references(statement, tables)
+        if not references:
             catalog = self._catalogs.database(tables, self.database)
             context = CatalogContext(self.database, self.user, self.settings)
             if describe_only:
@@ -277,47 +279,90 @@ class SqlSession:
                     statement.set("limit", exp.Limit(expression=exp.Literal.number(0)))
             result = catalog.execute(statement, context, [])
             return StatementResult(f"SELECT {len(result.rows)}", result.columns, result.rows)
-        assert isinstance(statement, exp.Select)
-        plan = plan_select(engine, statement, cube)
-        if describe_only:
-            return StatementResult("SELECT 0", [(o.name, o.sql_type) for o in plan.outputs])
-        answer = answer_select(engine, plan)
-        return StatementResult(f"SELECT {len(answer.rows)}", answer.columns, answer.rows)
+        if len(references) == 1 and references[0][0].parent_select is statement:
+            cube = references[0][1]
+            assert isinstance(statement, exp.Select)
+            plan = plan_select(engine, statement, cube)
+            if describe_only:
+                return StatementResult("SELECT 0", [(o.name, o.sql_type) for o in plan.outputs])
+            answer = answer_select(engine, plan)
+            return StatementResult(f"SELECT {len(answer.rows)}", answer.columns, answer.rows)
+        result = _composite(engine, statement, tables)
+        return StatementResult(f"SELECT {len(result.rows)}", result.columns, result.rows)
 
     def _explain(self, text: str, parameters: list[Any]) -> StatementResult:
         body = re.sub(r"^EXPLAIN\s+(?:\([^)]*\)\s*)?(?:(?:ANALYZE|VERBOSE)\s+)*", "", text, flags=re.IGNORECASE)
         statement = _bind(self._parse(body), parameters)
         engine = self._restricted()
-        tables = cube_tables(engine)
-        cube = self._cube_of(statement, tables)
-        if cube is None:
+        references = _cube_references(statement, cube_tables(engine))
+        if not references:
             lines = ["Catalog query (pg_catalog / information_schema), answered by the SQL listener"]
         else:
-            assert isinstance(statement, exp.Select)
-            lines = explain_select(engine, plan_select(engine, statement, cube))
+            lines = []
+            for table, cube in references:
+                inner = table.parent_select
+                assert isinstance(inner, exp.Select)
+                lines += explain_select(engine, plan_select(engine, inner, cube))
+            if len(references) > 1 or references[0][0].parent_select is not statement:
+                lines.append("Then the rest of the statement runs over those answers (DuckDB, in the listener)")
         return StatementResult("EXPLAIN", [("QUERY PLAN", "text")], [(line,) for line in lines])
 
-    def _cube_of(self, statement: exp.Expression, tables: dict[str, CubeTable]) -> CubeTable | None:
-        """The cube table a SELECT reads (None: a catalog query); refuses unknown tables and mixtures."""
-        cubes, catalog = [], False
-        for table in statement.find_all(exp.Table):
-            if not isinstance(table.this, exp.Identifier) or is_catalog_table(table):  # a table function, or catalog
-                catalog = True
-                continue
-            schema = table.db.lower() if table.db else ""
-            name = table.name
-            match = tables.get(name) or next((t for n, t in tables.items() if n.lower() == name.lower()), None)
-            if match is None or schema not in ("", "public"):
-                raise SqlUnknownTableError(f'relation "{table.sql(dialect="postgres")}" does not exist', table=name)
-            cubes.append((table, match))
-        if not cubes:
-            return None
-        if catalog or len(cubes) > 1 or not isinstance(statement, exp.Select):
-            raise SqlUnsupportedError("a query may read one cube table (no joins, unions or catalog tables with it)")
-        table, match = cubes[0]
-        if table.parent_select is not statement:
-            raise SqlUnsupportedError("a cube table is read by a plain SELECT, not from inside a subquery")
-        return match
+
+def _cube_references(statement: exp.Expression, tables: dict[str, CubeTable]) -> list[tuple[exp.Table, CubeTable]]:
+    """The cube tables a statement reads, each with its FROM; refuses unknown tables, and cubes beside catalogs."""
+    ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
+    references, catalog = [], False
+    for table in statement.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier) or is_catalog_table(table):  # a table function, or catalog
+            catalog = True
+            continue
+        schema = table.db.lower() if table.db else ""
+        name = table.name
+        if not schema and name.lower() in ctes:
+            continue
+        match = tables.get(name) or next((t for n, t in tables.items() if n.lower() == name.lower()), None)
+        if match is None or schema not in ("", "public"):
+            raise SqlUnknownTableError(f'relation "{table.sql(dialect="postgres")}" does not exist', table=name)
+        references.append((table, match))
+    if references and catalog:
+        raise SqlUnsupportedError("a query may not read cube tables and catalog tables together")
+    for table, _ in references:
+        inner = table.parent_select
+        if not isinstance(inner, exp.Select) or len(list(inner.find_all(exp.Table))) != 1 or inner.args.get("joins"):
+            raise SqlUnsupportedError(
+                "each cube table is read by a SELECT of its own (FROM the cube alone); join or wrap those SELECTs"
+            )
+    return references
+
+
+def _composite(engine: Any, statement: exp.Expression, tables: dict[str, CubeTable]) -> CatalogResult:
+    """A statement over cube SELECTs (wrapped in a subquery, joined, in a CTE): each cube SELECT is answered by
+    the engine, then the rest of the statement runs over those answers in a DuckDB of its own."""
+    statement = statement.copy()
+    references = _cube_references(statement, tables)
+    database = duckdb.connect(":memory:", config={"threads": 1})
+    try:
+        for index, (table, cube) in enumerate(references):
+            inner = table.parent_select
+            assert isinstance(inner, exp.Select)
+            answer = answer_select(engine, plan_select(engine, inner, cube))
+            name = f"cube_answer_{index}"
+            columns = ", ".join(f'"{n}" {_duckdb_type(t)}' for n, t in answer.columns)
+            database.execute(f"CREATE TABLE {name} ({columns})")
+            if answer.rows:
+                marks = ", ".join("?" for _ in answer.columns)
+                database.executemany(f"INSERT INTO {name} VALUES ({marks})", [list(row) for row in answer.rows])
+            inner.replace(exp.select("*").from_(name))
+        cursor = database.execute(statement.sql(dialect="duckdb"))
+        description = cursor.description or []
+        rows = [tuple(row) for row in cursor.fetchall()]
+    finally:
+        database.close()
+    return CatalogResult([(column[0], str(column[1])) for column in description], rows)
+
+
+def _duckdb_type(sql_type: str) -> str:
+    return "DOUBLE" if sql_type.upper() == "DECIMAL" else sql_type
 
 
 def _bind(statement: exp.Expression, parameters: list[Any]) -> exp.Expression:

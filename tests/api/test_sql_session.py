@@ -18,7 +18,9 @@ from api.sql.session import CatalogCache, SqlSession
 from cube_server.access import AccessControl
 from cube_server.access.control import RoleBook
 from cube_server.access.roles import open_principal
+from cube_server.cut_syntax import parse_drilldown
 from cube_server.engine import CubeEngine
+from cube_server.query import Query
 from cube_server.settings import Settings
 
 CLIENT_QUERIES = json.loads((Path(__file__).parent / "sql_client_catalog_queries.json").read_text(encoding="utf-8"))
@@ -127,3 +129,28 @@ def test_a_taken_port_is_an_error(listener: SqlListener) -> None:
     taken = SqlListener(lambda: None, AccessControl.open(), "127.0.0.1", listener.port, "cubes")
     with pytest.raises(OSError):
         taken.start()
+
+
+def test_cube_selects_may_be_wrapped_joined_and_named_in_ctes(listener: SqlListener, engine: CubeEngine) -> None:
+    by_line = {c["product.line"]: c["revenue"] for c in engine.aggregate(
+        Query(CUBE, drilldown=parse_drilldown("product:line"), measures=("revenue",))).cells}  # fmt: skip
+    per_year = engine.aggregate(Query(CUBE, drilldown=parse_drilldown("time:year"),
+                                      measures=("revenue", "subscribers"))).cells  # fmt: skip
+    with connect(listener, autocommit=True) as connection:
+        wrapped = connection.execute(
+            "SELECT virtual_table.product_line, virtual_table.revenue FROM (SELECT product_line, SUM(revenue) AS "
+            f"revenue FROM {CUBE} GROUP BY 1) AS virtual_table ORDER BY revenue DESC LIMIT 2"
+        ).fetchall()
+        assert wrapped == sorted(by_line.items(), key=lambda item: item[1], reverse=True)[:2]
+        joined = connection.execute(
+            f"WITH r AS (SELECT time_year, SUM(revenue) AS revenue FROM {CUBE} GROUP BY 1), "
+            f"s AS (SELECT time_year, MEASURE(subscribers) AS subscribers FROM {CUBE} GROUP BY 1) "
+            "SELECT r.time_year, revenue, subscribers FROM r JOIN s USING (time_year) ORDER BY 1"
+        ).fetchall()
+        assert joined == [(c["time.year"], c["revenue"], c["subscribers"]) for c in per_year]
+        plan = connection.execute(f"EXPLAIN SELECT * FROM (SELECT product_line FROM {CUBE}) AS t").fetchall()
+        assert plan[-1] == ("Then the rest of the statement runs over those answers (DuckDB, in the listener)",)
+        with pytest.raises(psycopg.errors.UndefinedColumn):
+            connection.execute(f"SELECT t.nope FROM (SELECT product_line FROM {CUBE}) AS t")
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="SELECT of its own"):
+            connection.execute(f"SELECT 1 FROM {CUBE} a JOIN {CUBE} b ON true")
