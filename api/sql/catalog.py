@@ -213,6 +213,8 @@ TABLES: dict[str, tuple[str, str]] = {
     "pg_cast": ("pgc", "oid BIGINT, castsource BIGINT, casttarget BIGINT, castfunc BIGINT, castcontext VARCHAR"),
     "pg_depend": ("pgc", """classid BIGINT, objid BIGINT, objsubid INTEGER, refclassid BIGINT, refobjid BIGINT,
         refobjsubid INTEGER, deptype VARCHAR"""),
+    "pg_cursors": ("pgc", """name VARCHAR, statement VARCHAR, is_holdable BOOLEAN, is_binary BOOLEAN,
+        is_scrollable BOOLEAN, creation_time TIMESTAMP"""),
     "pg_locks": ("pgc", "locktype VARCHAR, relation BIGINT, pid INTEGER, mode VARCHAR, granted BOOLEAN"),
     "pg_stat_activity": ("pgc", "datid BIGINT, datname VARCHAR, pid INTEGER, usename VARCHAR, query VARCHAR"),
     # information_schema

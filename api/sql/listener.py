@@ -291,6 +291,8 @@ class SqlListener:
                 send(pg.ParameterDescription(type_oids=[t or PG_TYPES["text"][0] for t in prepared.parameter_types]))
                 columns = await asyncio.to_thread(session.describe, prepared.sql, len(prepared.parameter_types))
                 send(_row_description(columns) if columns else pg.NoData())
+            elif message.name not in state.portals and message.name in session.cursors:  # a DECLAREd cursor
+                send(_row_description(session.cursors[message.name].result.columns))
             else:
                 portal = self._portal(state, message.name)
                 result = await self._run_portal(portal, session)

@@ -65,8 +65,12 @@ _SET = re.compile(
     r"^SET\s+(?:SESSION\s+|LOCAL\s+)?(?:(TIME\s+ZONE)\s+(.+)|([\w.]+)\s*(?:=|\s+TO\s+|\s+)\s*(.+))$",
     re.IGNORECASE | re.DOTALL,
 )
-OTHER_COMMANDS = ("FETCH", "DECLARE", "CLOSE", "MOVE", "LISTEN", "NOTIFY", "UNLISTEN", "PREPARE", "EXECUTE",
+OTHER_COMMANDS = ("LISTEN", "NOTIFY", "UNLISTEN", "PREPARE", "EXECUTE",
                   "CHECKPOINT", "LOAD", "REINDEX", "CLUSTER", "SECURITY", "IMPORT", "REASSIGN", "PREPARE")  # fmt: skip
+_DECLARE = re.compile(r"^DECLARE\s+(\"(?:[^\"]|\"\")+\"|\S+)\s+(.*?\bCURSOR\b.*?)\bFOR\s+(.*)$",
+                      re.IGNORECASE | re.DOTALL)  # fmt: skip
+_FETCH = re.compile(r"^(?:FETCH|MOVE)\s+(?:(?:FORWARD|NEXT)\s+)?(\d+|ALL)?\s*(?:FROM|IN)?\s*(\"(?:[^\"]|\"\")+\"|\S+)$",
+                    re.IGNORECASE | re.DOTALL)  # fmt: skip
 READ_ONLY_WORDS = ("INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALTER", "TRUNCATE", "COPY", "GRANT",
                    "REVOKE", "VACUUM", "ANALYZE", "CALL", "DO", "LOCK", "COMMENT", "REFRESH")  # fmt: skip
 
@@ -77,6 +81,13 @@ class StatementResult:
     columns: list[tuple[str, str]] | None = None  # (name, SQL type); None: the statement returns no rows
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     empty: bool = False  # an empty query string
+
+
+@dataclass(slots=True)
+class SqlCursor:
+    result: StatementResult
+    hold: bool = False  # WITH HOLD: kept past the end of its transaction
+    position: int = 0
 
 
 class SessionError(CubeError):
@@ -123,6 +134,7 @@ class SqlSession:
         self.settings["session_authorization"] = user
         self.in_transaction = False
         self.failed = False
+        self.cursors: dict[str, SqlCursor] = {}  # DECLAREd cursors (psycopg's named cursors, pandas' chunks)
 
     @property
     def status(self) -> str:
@@ -176,7 +188,19 @@ class SqlSession:
         if word in ("COMMIT", "END", "ROLLBACK", "ABORT"):
             tag = "ROLLBACK" if self.failed or word in ("ROLLBACK", "ABORT") else "COMMIT"
             self.in_transaction = self.failed = False
+            self.cursors = {name: cursor for name, cursor in self.cursors.items() if cursor.hold}
             return StatementResult(tag)
+        if word == "DECLARE":
+            return self._declare(text, parameters)
+        if word in ("FETCH", "MOVE"):
+            return self._fetch(text, word)
+        if word == "CLOSE":
+            name = _cursor_name(text.split(None, 1)[1] if len(text.split()) > 1 else "")
+            if name.lower() == "all":
+                self.cursors.clear()
+            elif self.cursors.pop(name, None) is None:
+                raise SessionError("34000", f'cursor "{name}" does not exist')
+            return StatementResult("CLOSE CURSOR")
         if word in ("SAVEPOINT", "RELEASE"):
             return StatementResult(word)
         if word == "SET":
@@ -218,6 +242,37 @@ class SqlSession:
             return self._select(text, [None] * parameter_count, describe_only=True).columns
         except CubeError:
             return None
+
+    # ---- cursors -------------------------------------------------------------------------------
+    def _declare(self, text: str, parameters: list[Any]) -> StatementResult:
+        match = _DECLARE.match(text)
+        if match is None:
+            raise SqlSyntaxError("cannot read this DECLARE: DECLARE name [NO SCROLL] CURSOR [WITH HOLD] FOR query")
+        name, options, query = _cursor_name(match.group(1)), match.group(2).upper(), match.group(3)
+        if "BINARY" in options.split():
+            raise SqlUnsupportedError("binary cursors are not supported; declare a text cursor")
+        word = query.lstrip("( \n\t").split(None, 1)[0].upper() if query.strip() else ""
+        result = self._execute(query, word, parameters)
+        if result.columns is None:
+            raise SqlSyntaxError("a cursor is declared FOR a query that returns rows")
+        self.cursors[name] = SqlCursor(result, hold="WITH HOLD" in " ".join(options.split()))
+        return StatementResult("DECLARE CURSOR")
+
+    def _fetch(self, text: str, word: str) -> StatementResult:
+        match = _FETCH.match(text)
+        if match is None:
+            raise SqlSyntaxError(f"cannot read this {word}: {word} [FORWARD] [count | ALL] [FROM] cursor")
+        count_text, name = match.group(1), _cursor_name(match.group(2))
+        cursor = self.cursors.get(name)
+        if cursor is None:
+            raise SessionError("34000", f'cursor "{name}" does not exist')
+        rows = cursor.result.rows
+        count = len(rows) if count_text is None or count_text.upper() == "ALL" else int(count_text)
+        taken = rows[cursor.position : cursor.position + count]
+        cursor.position += len(taken)
+        if word == "MOVE":
+            return StatementResult(f"MOVE {len(taken)}")
+        return StatementResult(f"FETCH {len(taken)}", cursor.result.columns, taken)
 
     # ---- SET / SHOW ----------------------------------------------------------------------------
     def _set(self, text: str) -> StatementResult:
@@ -396,6 +451,11 @@ def _literal(value: Any) -> exp.Expression:
     if hasattr(value, "isoformat"):
         return exp.Literal.string(value.isoformat())
     return exp.Literal.string(str(value))
+
+
+def _cursor_name(text: str) -> str:
+    text = text.strip()
+    return text[1:-1].replace('""', '"') if len(text) > 1 and text[0] == text[-1] == '"' else text.lower()
 
 
 def _names_catalog(text: str) -> bool:

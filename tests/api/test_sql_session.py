@@ -154,3 +154,29 @@ def test_cube_selects_may_be_wrapped_joined_and_named_in_ctes(listener: SqlListe
             connection.execute(f"SELECT t.nope FROM (SELECT product_line FROM {CUBE}) AS t")
         with pytest.raises(psycopg.errors.FeatureNotSupported, match="SELECT of its own"):
             connection.execute(f"SELECT 1 FROM {CUBE} a JOIN {CUBE} b ON true")
+
+
+def test_named_cursors_and_pandas_chunks(listener: SqlListener, engine: CubeEngine) -> None:
+    import pandas as pd
+    import sqlalchemy as sa
+
+    cells = engine.aggregate(Query(CUBE, drilldown=parse_drilldown("product:product"), measures=("revenue",))).cells
+    expected = [(c["product.product"], c["revenue"]) for c in cells]
+    with connect(listener) as connection, connection.cursor(name="products") as cursor:
+        cursor.itersize = 3
+        query = (f"SELECT product_product, SUM(revenue) FROM {CUBE} WHERE time_year > %s "
+                 "GROUP BY product_line, product_product ORDER BY product_line, product_product")  # fmt: skip
+        cursor.execute(query, (1900,))
+        assert [column.name for column in cursor.description] == ["product_product", "sum"]
+        assert cursor.fetchmany(2) == expected[:2]
+        assert cursor.fetchall() == expected[2:]
+    engine_url = f"postgresql+psycopg://anonymous@127.0.0.1:{listener.port}/cubes"
+    database = sa.create_engine(engine_url)
+    try:
+        chunks = list(pd.read_sql(f"SELECT product_product, SUM(revenue) AS revenue FROM {CUBE} GROUP BY product_line, "
+                                  "product_product ORDER BY product_line, product_product", database, chunksize=4,
+                                  coerce_float=False))  # fmt: skip
+    finally:
+        database.dispose()
+    assert len(chunks) > 1
+    assert [tuple(row) for chunk in chunks for row in chunk.itertuples(index=False)] == expected
