@@ -84,6 +84,8 @@ def answer_select(engine: SqlEngine, plan: CubeSelect) -> SqlAnswer:
         return SqlAnswer(columns, [_row(plan.outputs, cell) for cell in _paged(plan, cells)])
     result = engine.aggregate(plan.query)
     cells = result.cells if plan.grouped else [result.summary]
+    for column in plan.looked_up:
+        _look_up(engine, plan, column, cells)
     if plan.merge:
         cells = _merged(plan, cells)
     if plan.having is not None:
@@ -92,6 +94,20 @@ def answer_select(engine: SqlEngine, plan: CubeSelect) -> SqlAnswer:
     if plan.sort:
         cells = sorted(cells, key=functools.cmp_to_key(lambda a, b: _compare(plan, a, b)))
     return SqlAnswer(columns, [_row(plan.outputs, cell) for cell in _paged(plan, cells)], result.meta.source)
+
+
+def _look_up(engine: SqlEngine, plan: CubeSelect, column: AttributeColumn, cells: list[dict[str, Any]]) -> None:
+    """Set an attribute the cells lack (neither key nor label) from the members of its level, by member path."""
+    dimension = column.dimension
+    item = next(d for d in plan.query.drilldown if d.dimension == dimension.name)
+    hierarchy = dimension.hierarchy(item.hierarchy)
+    path = dimension.levels_of(hierarchy)[: hierarchy.depth_of(column.level.name)]
+    values = {
+        tuple(row.get(level.ref) for level in path): row.get(column.attribute_ref)
+        for row in _members(engine, plan.table.name, dimension.name, hierarchy.name, column.level.name)
+    }
+    for cell in cells:
+        cell[column.attribute_ref] = values.get(tuple(cell.get(level.ref) for level in path))
 
 
 def explain_select(engine: SqlEngine, plan: CubeSelect) -> list[str]:
@@ -110,6 +126,8 @@ def explain_select(engine: SqlEngine, plan: CubeSelect) -> list[str]:
         lines.append("  no member matches WHERE: answered without a query")
     if plan.merge:
         lines.append("  cells sharing a group are merged here (GROUP BY leaves out levels above the deepest one)")
+    for column in plan.looked_up:
+        lines.append(f"  {column.name} looked up in the members of {column.level.ref}")
     if plan.having is not None:
         lines.append(f"  HAVING applied here to every cell: {plan.having.sql(dialect='postgres')}")
     if plan.sort or plan.limit is not None or plan.offset:

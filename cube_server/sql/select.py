@@ -73,6 +73,7 @@ class CubeSelect:
     offset: int = 0
     having: exp.Expression | None = None  # over columns named "measure:<name>" and "attribute:<column>"
     having_measures: list[str] = field(default_factory=list)
+    looked_up: list[AttributeColumn] = field(default_factory=list)  # attributes the cells lack: from the members
 
 
 def translate(
@@ -104,7 +105,20 @@ def translate(
     measures.extend(name for name in having_measures if name not in measures)
     if not measures:
         measures.append(_cheapest_measure(table))  # the engine answers cells with a measure; it is not shown
-    engine_sorts = not merge and having is None  # HAVING filters cells here, so ordering and paging follow it
+    # attributes beyond key and label are looked up in the members, after the engine answered
+    used = [*group, *(k.attribute for k in sort if k.attribute), *(o.attribute for o in outputs if o.attribute)]
+    if having is not None:
+        used += [table.column(n.name.partition(":")[2]) for n in having.find_all(exp.Column)  # type: ignore[misc]
+                 if n.name.startswith("attribute:")]  # fmt: skip
+    looked_up = list(dict.fromkeys(c for c in used if isinstance(c, AttributeColumn) and not c.in_cells))
+    sorts_looked_up = any(
+        (key.attribute is not None and not key.attribute.in_cells)
+        or (key.output is not None and (attribute := outputs[key.output].attribute) is not None
+            and not attribute.in_cells)
+        for key in sort
+    )  # fmt: skip
+    # HAVING filters cells here, and a looked-up attribute orders them here: ordering and paging follow
+    engine_sorts = not merge and having is None and not sorts_looked_up
     order = tuple(_order_item(key, outputs) for key in sort) if engine_sorts else ()
     engine_pages = engine_sorts and bool(drilldown) and (limit is None or limit <= max_page_size)
     query = Query(
@@ -129,6 +143,7 @@ def translate(
         offset=0 if engine_pages else offset,
         having=having,
         having_measures=having_measures,
+        looked_up=looked_up,
     )
 
 
@@ -417,7 +432,7 @@ def _order_item(key: SortKey, outputs: list[Output]) -> OrderItem:
 
 
 def _attribute_order(column: AttributeColumn, descending: bool) -> OrderItem:
-    return OrderItem(column.level.ref if column.is_key else f"{column.level.ref}.label", descending)
+    return OrderItem(column.cell_key, descending)
 
 
 def _page(select: exp.Select) -> tuple[int | None, int]:

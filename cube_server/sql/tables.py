@@ -1,6 +1,6 @@
 """A cube as a SQL table: one column per level attribute the engine answers, one per measure.
 
-A level gives two columns, its key and its label attribute (when it has one), each named
+A level gives one column per attribute (its key first, then its label, then the others), each named
 ``<dimension>_<attribute>``: ``geography_province``, ``geography_province_name_en``, ``time_year``.
 Underscores rather than quoted ``"geography.province"`` names, because BI tools and ORMs write
 unquoted identifiers. Measures keep their names (``revenue``, ``subscribers``).
@@ -25,11 +25,20 @@ class AttributeColumn:
     is_key: bool
     sql_type: str
     description: str
+    is_label: bool = False
+    attribute_ref: str = ""  # dimension.attribute
 
     @property
     def cell_key(self) -> str:
-        """Where the engine's cells and members hold this column's value."""
-        return self.level.ref if self.is_key else f"{self.level.ref}.label"
+        """Where the engine's cells and members hold this column's value (cells hold keys and labels only: the
+        other attributes are looked up in the level's members)."""
+        if self.is_key:
+            return self.level.ref
+        return f"{self.level.ref}.label" if self.is_label else self.attribute_ref
+
+    @property
+    def in_cells(self) -> bool:
+        return self.is_key or self.is_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,19 +86,17 @@ def cube_table(cube: Cube, attribute_types: dict[str, str], measure_types: dict[
     columns: list[TableColumn] = []
     for dimension in cube.dimensions:
         for level in dimension.levels:
-            key = level.key_attribute
-            columns.append(
-                AttributeColumn(
-                    f"{dimension.name}_{key.name}", dimension, level, True, attribute_types.get(key.ref, "VARCHAR"),
-                    f"{dimension.label} / {level.label} (key of level {level.ref})",
-                )
-            )  # fmt: skip
-            label = level.label_attribute_object
-            if label is not None and label.name != key.name:
+            key, label = level.key_attribute, level.label_attribute_object
+            ordered = [key, *(a for a in (label,) if a is not None and a.name != key.name)]
+            ordered += [a for a in level.attributes if a not in ordered]
+            for attribute in ordered:
+                role = "key" if attribute is key else "label" if attribute is label else "attribute"
                 columns.append(
                     AttributeColumn(
-                        f"{dimension.name}_{label.name}", dimension, level, False,
-                        attribute_types.get(label.ref, "VARCHAR"), f"{dimension.label} / {level.label} (label)",
+                        f"{dimension.name}_{attribute.name}", dimension, level, attribute is key,
+                        attribute_types.get(attribute.ref, "VARCHAR"),
+                        f"{dimension.label} / {level.label} ({role} of level {level.ref})",
+                        is_label=attribute is label and attribute is not key, attribute_ref=attribute.ref,
                     )
                 )  # fmt: skip
     for measure in cube.measures:

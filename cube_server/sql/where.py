@@ -92,13 +92,37 @@ def where_cuts(condition: exp.Expression | None, table: CubeTable, members: Memb
         dimension = table.cube.dimension(name)
         levels = {column.level.name for c in conjuncts for column in _attribute_columns(c, table)}
         hierarchy = _hierarchy_with(dimension, levels)
-        cut = _path_cut(dimension, hierarchy, conjuncts, table)
-        if cut is None:
-            cut = _member_cut(dimension, hierarchy, conjuncts, table, members, max_members)
-        if cut is None:
-            return Filter(empty=True)
-        cuts.append(cut)
+        for group in _by_member_level(conjuncts, hierarchy, table):
+            cut = _path_cut(dimension, hierarchy, group, table)
+            if cut is None:
+                cut = _member_cut(dimension, hierarchy, group, table, members, max_members)
+            if cut is None:
+                return Filter(empty=True)
+            cuts.append(cut)
     return Filter(tuple(cuts))
+
+
+def _by_member_level(
+    conjuncts: list[exp.Expression], hierarchy: Hierarchy, table: CubeTable
+) -> list[list[exp.Expression]]:
+    """The conjuncts in groups each evaluated over one level's members: an attribute other than a key or label is
+    in the members of its own level only, so a condition naming one is tested there (each group is a cut)."""
+    plain: list[exp.Expression] = []
+    own_level: dict[str, list[exp.Expression]] = {}
+    for conjunct in conjuncts:
+        columns = _attribute_columns(conjunct, table)
+        own = {column.level.name for column in columns if not column.in_cells}
+        if not own:
+            plain.append(conjunct)
+            continue
+        level = own.pop()
+        if own or max(hierarchy.depth_of(c.level.name) for c in columns) > hierarchy.depth_of(level):
+            raise SqlUnsupportedError(
+                f"{conjunct.sql(dialect='postgres')}: a condition on an attribute other than a level's key or label "
+                "may name only that level and the levels above it",
+            )
+        own_level.setdefault(level, []).append(conjunct)
+    return ([plain] if plain else []) + list(own_level.values())
 
 
 def _conjuncts(node: exp.Expression) -> list[exp.Expression]:

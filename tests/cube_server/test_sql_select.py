@@ -21,7 +21,7 @@ from cube_server.errors import (
     SqlUnknownColumnError,
     SqlUnsupportedError,
 )
-from cube_server.query import OrderItem, Query
+from cube_server.query import MembersQuery, OrderItem, Query
 from cube_server.sql.answer import SqlAnswer, answer_select, cube_tables, explain_select, plan_select
 
 GEOGRAPHY = ["geography_scope", "geography_continent", "geography_country", "geography_region", "geography_province"]
@@ -222,3 +222,24 @@ def test_having_filters_the_groups_by_their_measures(engine: CubeEngine) -> None
     lines = cube_answer(engine, "", "product:line", ("subscribers",))
     best = max((c for c in lines if c["product.line"] != "unknown"), key=lambda c: c["subscribers"])
     assert top.rows == [(best["product.line"], best["subscribers"])]
+
+
+def test_attributes_beyond_key_and_label_are_columns_too(engine: CubeEngine) -> None:
+    table = cube_tables(engine)[CUBE]
+    names = [column.name for column in table.columns]
+    assert names.index("geography_province") < names.index("geography_province_name_en") < names.index(
+        "geography_province_name_zh")  # fmt: skip
+    members = {r["geography.province"]: r["geography.province_name_zh"] for r in engine.members(
+        MembersQuery(CUBE, "geography", "province", limit=1000)).rows}  # fmt: skip
+    cells = cube_answer(engine, "time:2024", "geography:province", ("revenue",))
+    expected = sorted(((members[c["geography.province"]], c["revenue"]) for c in cells
+                       if c["geography.province"] is not None), key=operator.itemgetter(0))  # fmt: skip
+    answer = run(engine, f"SELECT geography_province_name_zh, SUM(revenue) FROM {CUBE} WHERE time_year = 2024 "
+                         "AND geography_province_name_zh IS NOT NULL GROUP BY 1 ORDER BY 1")  # fmt: skip
+    guangdong = next(c["revenue"] for c in cells if c["geography.province"] == "gd")
+    assert answer.rows == expected and ("广东", guangdong) in answer.rows
+    one = run(engine, f"SELECT geography_province, geography_province_name_zh, SUM(revenue) FROM {CUBE} "
+                      "WHERE geography_province_name_zh = '广东' AND geography_city IS NOT NULL "
+                      "AND time_year = 2024 GROUP BY geography_scope, geography_continent, geography_country, "
+                      "geography_region, geography_province, geography_province_name_zh")  # fmt: skip
+    assert one.rows == [("gd", "广东", guangdong)]
