@@ -33,6 +33,7 @@ from api.sql.sqlstate import NOT_READY, sqlstate_of
 from api.sql.values import parameter_value, text_of
 from cube_models.errors import CubeError, InternalError
 from cube_server.access import AccessControl
+from cube_server.access.rate_limit import RateLimiter
 from cube_server.access.roles import Principal
 from cube_server.engine import CubeEngine
 from cube_server.errors import SqlUnsupportedError, UnauthenticatedError
@@ -70,16 +71,24 @@ class ClientState:
     portals: dict[str, Portal] = field(default_factory=dict)
     skipping: bool = False  # after an error in an extended-query batch, until Sync
     startup: dict[str, str] | None = None  # the startup message's parameters, until authenticated
+    address: str | None = None  # the client's host (anonymous callers' rate limit is by address)
 
 
 class SqlListener:
     """Serves the cube tables over the PostgreSQL protocol on ``host:port`` (``port`` 0: any free port)."""
 
     def __init__(
-        self, engine: Callable[[], CubeEngine | None], access: AccessControl, host: str, port: int, database: str
+        self,
+        engine: Callable[[], CubeEngine | None],
+        access: AccessControl,
+        host: str,
+        port: int,
+        database: str,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self._engine = engine
         self._access = access
+        self._rate_limiter = rate_limiter  # the HTTP API's: a principal's SQL and HTTP requests share its limit
         self.host = host
         self.port = port
         self.database = database
@@ -133,7 +142,8 @@ class SqlListener:
     # ---- one client ----------------------------------------------------------------------------
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connection = BackendConnection(strict=False)
-        state = ClientState()
+        peer = writer.get_extra_info("peername")
+        state = ClientState(address=peer[0] if isinstance(peer, tuple) else None)
         try:
             while True:
                 data = await reader.read(READ_SIZE)
@@ -223,9 +233,15 @@ class SqlListener:
         self, principal: Principal, parameters: dict[str, str], state: ClientState, send: Callable[..., None]
     ) -> bool:
         user = parameters.get("user", principal.name)
+        limiter, address = self._rate_limiter, state.address
+
+        def charge() -> None:
+            if limiter is not None:
+                limiter.charge(principal, address)
+
         state.session = SqlSession(
             self._engine_or_error, principal, self._catalogs, user=user,
-            database=parameters.get("database") or self.database, parameters=parameters,
+            database=parameters.get("database") or self.database, parameters=parameters, charge=charge,
         )  # fmt: skip
         send(pg.AuthenticationOk())
         for name, value in state.session.reported_settings().items():

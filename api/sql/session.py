@@ -123,8 +123,10 @@ class SqlSession:
         user: str,
         database: str,
         parameters: dict[str, str] | None = None,
+        charge: Callable[[], None] = lambda: None,
     ) -> None:
         self._engine = engine
+        self._charge = charge  # counts one cube query against the principal's rate limit, or refuses it
         self.principal = principal
         self._catalogs = catalogs
         self.user = user
@@ -334,6 +336,8 @@ class SqlSession:
                     statement.set("limit", exp.Limit(expression=exp.Literal.number(0)))
             result = catalog.execute(statement, context, [])
             return StatementResult(f"SELECT {len(result.rows)}", result.columns, result.rows)
+        if not describe_only:
+            self._charge()
         if len(references) == 1 and references[0][0].parent_select is statement:
             cube = references[0][1]
             assert isinstance(statement, exp.Select)

@@ -17,6 +17,7 @@ from api.sql.listener import SqlListener
 from api.sql.session import CatalogCache, SqlSession
 from cube_server.access import AccessControl
 from cube_server.access.control import RoleBook
+from cube_server.access.rate_limit import RateLimiter
 from cube_server.access.roles import open_principal
 from cube_server.cut_syntax import parse_drilldown
 from cube_server.engine import CubeEngine
@@ -180,3 +181,21 @@ def test_named_cursors_and_pandas_chunks(listener: SqlListener, engine: CubeEngi
         database.dispose()
     assert len(chunks) > 1
     assert [tuple(row) for chunk in chunks for row in chunk.itertuples(index=False)] == expected
+
+
+def test_cube_queries_count_against_the_principals_rate_limit(engine: CubeEngine) -> None:
+    limiter = RateLimiter(per_minute=1, burst=2)
+    sql = SqlListener(lambda: engine, AccessControl(None, RoleBook(None), ("reader",)), "127.0.0.1", 0, "cubes",
+                      limiter)  # fmt: skip
+    sql.start()
+    try:
+        with psycopg.connect(host="127.0.0.1", port=sql.port, user="anonymous", dbname="cubes",
+                             autocommit=True) as connection:  # fmt: skip
+            for _ in range(5):  # catalog queries are not counted
+                connection.execute("SELECT relname FROM pg_catalog.pg_class")
+            for _ in range(2):
+                connection.execute(f"SELECT SUM(revenue) FROM {CUBE}")
+            with pytest.raises(psycopg.errors.ConfigurationLimitExceeded, match="too many requests"):
+                connection.execute(f"SELECT SUM(revenue) FROM {CUBE}")
+    finally:
+        sql.stop()
