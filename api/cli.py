@@ -9,11 +9,13 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from aggregates.lattice import CuboidSpec
 from aggregates.store import CuboidStore
 from api.config import ENV_PREFIX, settings_from_env
 from api.json_logging import configure_logging
@@ -27,7 +29,7 @@ from cube_models.errors import CubeError
 from cube_models.json_schema import model_json_schema
 from cube_server.access import AccessControl
 from cube_server.audit import command_line_operation
-from cube_server.build import build_store
+from cube_server.build import BuildReport, Progress, build_store
 from cube_server.engine import CubeEngine
 from cube_server.fact_files import finish_interrupted_switch
 from cube_server.planning import StorePlan, plan_store
@@ -39,6 +41,8 @@ from cube_server.reports import find_report, load_reports, parse_period, run_rep
 from cube_server.settings import Settings
 
 DEFAULT_PROJECT = Path("examples/telecom")
+# (engine, store, progress, cuboids per cube) -> report: build_store, or the Spark build bound to its session
+StoreBuilder = Callable[[CubeEngine, CuboidStore, Progress | None, dict[str, list[CuboidSpec]]], BuildReport]
 DEMO_SQL_PORT = 15_432
 SQL_DATABASE = "cubes"  # the database name the SQL listener reports (clients may name any)
 
@@ -77,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("project", type=Path)
     _data_root_option(build)
     _budget_option(build)
+    _build_engine_options(build)
     build.set_defaults(handler=_build)
 
     plan = commands.add_parser(
@@ -101,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar=("FROM", "TO", "FILE"),
         help="replace the facts of a time range (inclusive; ISO dates or timestamps) by a Parquet file's rows",
     )
+    _build_engine_options(refresh)
     refresh.set_defaults(handler=_refresh)
 
     load = commands.add_parser(
@@ -167,6 +173,46 @@ def _budget_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="automatic cuboids' rows as a fraction of the fact rows (overrides [store] budget; 0 = declared only)",
     )
+
+
+def _build_engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=("project", "spark"),
+        default="project",
+        help="what computes the cuboids: the project's engine (DuckDB, or PostgreSQL with [engine] url), or Spark",
+    )
+    parser.add_argument(
+        "--spark-master",
+        default="local[*]",
+        metavar="URL",
+        help="with --engine spark: spark://host:7077, local[N], local-cluster[W,C,MB], or sc://host:15002 "
+        "(Spark Connect); default local[*]",
+    )
+    parser.add_argument(
+        "--spark-conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --engine spark: a Spark option (repeatable), such as spark.executor.memory=4g",
+    )
+
+
+@contextmanager
+def _store_builder(args: argparse.Namespace, project: Project) -> Iterator[StoreBuilder]:
+    """How the cuboids are computed: by the project's engine, or by a Spark session kept for the command."""
+    if args.engine != "spark":
+        yield build_store
+        return
+    # pyspark is the optional extra "spark": imported by these modules only when a session starts
+    from cube_server.spark_build.build import build_store_with_spark
+    from cube_server.spark_build.session import parse_conf, spark_session
+
+    print(f"starting Spark on {args.spark_master} ...", file=sys.stderr, flush=True)
+    with spark_session(args.spark_master, parse_conf(args.spark_conf)) as spark:
+        yield lambda engine, store, progress, specs: build_store_with_spark(
+            engine, project, store, spark, progress, specs
+        )
 
 
 def _serve_options(parser: argparse.ArgumentParser) -> None:
@@ -254,8 +300,12 @@ def demo_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def _build(args: argparse.Namespace) -> int:
     project = _prepare(args.project, args.data_root)
     engine = open_engine(project, settings_from_env(), use_store=False)
-    with command_line_operation(engine.settings, project.root, "build", budget=args.budget) as audited:
-        audited["version"] = _build_with_progress(engine, project, args.budget)
+    details = {"budget": args.budget, "engine": args.engine}
+    with (
+        command_line_operation(engine.settings, project.root, "build", **details) as audited,
+        _store_builder(args, project) as builder,
+    ):
+        audited["version"] = _build_with_progress(engine, project, args.budget, builder)
     return 0
 
 
@@ -314,8 +364,10 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_with_progress(engine: CubeEngine, project: Project, budget: float | None = None) -> str:
-    """Build the store and report it; the version built."""
+def _build_with_progress(
+    engine: CubeEngine, project: Project, budget: float | None = None, builder: StoreBuilder = build_store
+) -> str:
+    """Build the store (with ``builder``) and report it; the version built."""
     def progress(done: int, total: int, name: str) -> None:
         width = 30
         filled = width * (done - 1) // total
@@ -334,7 +386,7 @@ def _build_with_progress(engine: CubeEngine, project: Project, budget: float | N
         flush=True,
     )
     store = CuboidStore(project.store_dir, engine.settings.version_grace_s)
-    report = build_store(engine, store, progress, plan.specs_by_cube())
+    report = builder(engine, store, progress, plan.specs_by_cube())
     print(file=sys.stderr)
     cuboids = report.manifest.cuboids
     rows = [[c.cube, c.name, f"{c.rows:,}", f"{c.bytes:,}", c.built_from] for c in cuboids]
@@ -357,9 +409,15 @@ def _refresh(args: argparse.Namespace) -> int:
     project = _prepare(args.project, args.data_root)
     engine = open_engine(project, settings_from_env(), use_store=False)
     if args.append is None and args.replace is None:
-        with command_line_operation(engine.settings, project.root, "refresh", mode="full") as audited:
-            audited["version"] = _build_with_progress(engine, project)
+        details = {"mode": "full", "engine": args.engine}
+        with (
+            command_line_operation(engine.settings, project.root, "refresh", **details) as audited,
+            _store_builder(args, project) as builder,
+        ):
+            audited["version"] = _build_with_progress(engine, project, builder=builder)
         return 0
+    if args.engine == "spark":
+        raise ValueError("--append and --replace refresh with the project's engine; --engine spark rebuilds")
     store = CuboidStore(project.store_dir, engine.settings.version_grace_s)
     if args.append is not None:
         details = {"mode": "append", "file": str(args.append)}

@@ -38,6 +38,7 @@ from cube_server.postgres_arrow import arrow_batch, arrow_schema, type_name
 from cube_server.settings import Settings
 
 DEFAULT_STORE_SCHEMA = "cube_store"  # as cube_server.project names it
+SCALE_SAMPLE_ROWS = 100_000  # rows read at startup for the scale of an unconstrained NUMERIC expression
 FINGERPRINT_TTL_S = 1.0  # the facts' fingerprint is read again at most this often
 _TIMEOUT = "the query took longer than the configured timeout"
 
@@ -126,7 +127,7 @@ class PostgresBackend:
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         try:
             pooled = self._engine.raw_connection()
-        except sa.exc.SQLAlchemyError as exc:
+        except (sa.exc.SQLAlchemyError, psycopg.Error) as exc:
             raise BackendError(f"cannot connect to {self.url_text}: {_reason(exc)}") from exc
         try:
             yield pooled.driver_connection  # type: ignore[misc]
@@ -161,8 +162,22 @@ class PostgresBackend:
             return {column.name: type_name(column) for column in cursor.description or []}
 
     def describe(self, statement: sa.sql.Select[Any]) -> dict[str, str]:
+        """Column types; an unconstrained NUMERIC (an expression mixing decimals and integers, which DuckDB types
+        as a DECIMAL of the larger scale) takes the largest scale of its first ``SCALE_SAMPLE_ROWS`` values."""
         compiled = self.compile(statement)
-        return self._columns(compiled.sql, compiled.parameters)
+        columns = self._columns(compiled.sql, compiled.parameters)
+        loose = [name for name, kind in columns.items() if kind == "DECIMAL"]
+        if loose:
+            scales = ", ".join(f"max(scale({identifier(name)}))" for name in loose)
+            sample = f"SELECT {scales} FROM ({compiled.sql} LIMIT {SCALE_SAMPLE_ROWS}) AS sampled"
+            with self._connection() as connection:
+                try:
+                    row = connection.execute(sample, compiled.parameters).fetchone()  # type: ignore[arg-type]
+                except psycopg.Error as exc:
+                    raise ProjectError(f"the model does not fit the data: {_reason(exc)}") from exc
+            for name, scale in zip(loose, row or (), strict=False):
+                columns[name] = f"DECIMAL(38,{scale or 0})"
+        return columns
 
     def execute(self, statement: CompiledStatement, deadline: float) -> pa.Table:
         """Run one statement; raise :class:`QueryTimeoutError` if ``deadline`` (monotonic) passes."""

@@ -1,5 +1,11 @@
 """Answers from the cuboid store equal answers from the facts, exactly, for random queries on every example.
 
+Part of the contract suite: every example runs on each engine that holds facts and serves queries. On
+``postgresql`` the example's tables are loaded into a database of their own (``cube-server load-postgres``'s
+code), the project gains only ``[engine] url``, the store is built by PostgreSQL into tables there, and the
+facts' answers must also equal DuckDB's over the files, query for query (the engines agree with each other,
+not only each with itself).
+
 For each example (telecom with its declared cuboids, the Cubes tutorial and FoodMart with the default set,
 SSB on a small deterministic sample with its declared cuboids) a module fixture builds the store into a
 temporary directory and opens two engines over the same project: one that routes to cuboids and one that
@@ -26,7 +32,7 @@ import datetime
 import os
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -37,6 +43,7 @@ import pytest
 from conftest import ROOT, TELECOM_MODEL, write_project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pg_cluster import with_engine
 
 from aggregates.algebra import can_merge
 from aggregates.store import BuiltCuboid, CuboidStore, Manifest
@@ -44,6 +51,7 @@ from cube_models import Cube, Measure
 from cube_models.errors import CubeError, InternalError
 from cube_server.build import build_store
 from cube_server.engine import CubeEngine
+from cube_server.postgres_load import load_postgres
 from cube_server.project import load_project, open_engine
 from cube_server.query import Cut, DrilldownItem, OrderItem, PivotQuery, PointCut, Query, RangeCut, SetCut
 from cube_server.settings import Settings
@@ -53,6 +61,8 @@ AGGREGATE_EXAMPLES = int(os.environ.get("ROUTING_EXAMPLES", "40"))
 PIVOT_EXAMPLES = 12
 # the share of generated aggregates that must be answered from a cuboid (the property is not vacuous)
 MIN_ROUTED_SHARE = {"telecom": 0.2, "hello_world": 0.2, "foodmart": 0.2, "ssb": 0.2}
+EXAMPLES = ("telecom", "hello_world", "foodmart", "ssb")
+ENGINES = ("duckdb", "postgresql")
 MAX_CUT_DEPTH = 4
 PROPERTY = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
@@ -135,6 +145,7 @@ class Dataset:
     manifest: Manifest
     axes: dict[str, list[Axis]]  # cube -> axes
     measures: dict[str, list[str]]  # cube -> every measure name (calculated ones included)
+    reference: CubeEngine | None = None  # DuckDB over the same files, when the engine is another one
 
     def cuboids(self, cube: str) -> list[BuiltCuboid]:
         return self.manifest.cuboids_of(cube)
@@ -172,7 +183,7 @@ def _axes(engine: CubeEngine, cube: Cube) -> list[Axis]:
     return axes
 
 
-def _open(name: str, directory: Path) -> Dataset:
+def _open(name: str, directory: Path, reference: CubeEngine | None = None) -> Dataset:
     project = load_project(directory)
     facts = open_engine(project, Settings(), use_store=False)
     report = build_store(facts, CuboidStore(project.store_dir))
@@ -181,13 +192,15 @@ def _open(name: str, directory: Path) -> Dataset:
     assert routed.snapshot().manifest == report.manifest
     axes = {cube.name: _axes(facts, cube) for cube in facts.catalog.cubes}
     measures = {cube.name: [m.name for m in cube.measures] for cube in facts.catalog.cubes}
-    return Dataset(name, routed, facts, report.manifest, axes, measures)
+    return Dataset(name, routed, facts, report.manifest, axes, measures, reference)
 
 
-@pytest.fixture(scope="module", params=["telecom", "hello_world", "foodmart", "ssb"])
-def dataset(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Dataset:
-    name = request.param
-    directory = tmp_path_factory.mktemp(f"routing-{name}")
+@pytest.fixture(
+    scope="module", params=[(name, engine) for engine in ENGINES for name in EXAMPLES], ids=lambda p: "-".join(p)
+)
+def dataset(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dataset]:
+    name, engine = request.param
+    directory = tmp_path_factory.mktemp(f"routing-{name}-{engine}")
     if name == "telecom":
         telecom_data = request.getfixturevalue("telecom_data")
         project = write_project(directory / "project", telecom_data, TELECOM_MODEL)
@@ -198,7 +211,16 @@ def dataset(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         project = _shared_example_project("foodmart", "foodmart", directory / "project")
     else:
         project = _ssb_sample_project(directory / "project")
-    return _open(name, project)
+    if engine == "duckdb":
+        yield _open(name, project)
+        return
+    reference = open_engine(load_project(project), Settings(), use_store=False)
+    url = request.getfixturevalue("pg_cluster").create_database(f"routing_{name}")
+    load_postgres(load_project(project), url, Settings())
+    dataset = _open(name, with_engine(project, url), reference)
+    yield dataset
+    for opened in (dataset.routed, dataset.facts):
+        opened.backend.close()
 
 
 # ---- query strategies --------------------------------------------------------------------------------
@@ -462,6 +484,10 @@ def test_aggregate_answers_equal_facts(dataset: Dataset) -> None:
             return
         routed, facts = answers
         assert facts.meta.source == "facts"
+        if dataset.reference is not None:
+            duckdb_facts = dataset.reference.aggregate(query)
+            assert_identical(facts.cells, duckdb_facts.cells, "cells (engine vs DuckDB)")
+            assert_identical(facts.summary, duckdb_facts.summary, "summary (engine vs DuckDB)")
         assert_identical(routed.cells, facts.cells, "cells")
         assert_identical(routed.summary, facts.summary, "summary")
         assert_identical(routed.total_cell_count, facts.total_cell_count, "total_cell_count")
@@ -493,6 +519,10 @@ def test_pivot_answers_equal_facts(dataset: Dataset) -> None:
         if answers is None:
             return
         routed, facts = answers
+        if dataset.reference is not None:
+            duckdb_facts = dataset.reference.pivot(query)
+            assert_identical(facts.values, duckdb_facts.values, "values (engine vs DuckDB)")
+            assert_identical(facts.row_headers, duckdb_facts.row_headers, "row headers (engine vs DuckDB)")
         for field in (
             "row_levels",
             "column_levels",
