@@ -28,7 +28,7 @@ from cube_models import ModelError, load_model, validate_model
 from cube_models.errors import CubeError
 from cube_models.json_schema import model_json_schema
 from cube_server.access import AccessControl
-from cube_server.audit import command_line_operation
+from cube_server.audit import AuditLog, command_line_operation
 from cube_server.build import BuildReport, Progress, build_store
 from cube_server.engine import CubeEngine
 from cube_server.fact_files import finish_interrupted_switch
@@ -250,7 +250,7 @@ def _run_server(project: Project, host: str, port: int, log_level: str, settings
     app = create_app(loader=lambda: open_engine(project, settings), project=project, access=access, settings=settings)
     print(f"serving {project.root} on http://{host}:{port} (API docs at /docs)", file=sys.stderr, flush=True)
     if settings.sql_port:
-        _start_sql(app, access, settings)
+        _start_sql(app, access, settings, project.root)
     if settings.anonymous:
         print(f"anonymous access is on (roles: {settings.anonymous_roles})", file=sys.stderr, flush=True)
     configure_logging(log_level)  # JSON lines; the request log replaces uvicorn's access log
@@ -258,13 +258,13 @@ def _run_server(project: Project, host: str, port: int, log_level: str, settings
     return 0
 
 
-def _start_sql(app: Any, access: AccessControl, settings: Settings) -> None:
+def _start_sql(app: Any, access: AccessControl, settings: Settings, project_root: Path) -> None:
     """Listen for SQL beside the HTTP API. A port set by CUBE_SQL_PORT must be free; the demo's default port, when
     taken (another demo running), is only warned about, as the HTTP API still serves."""
     from api.sql.listener import SqlListener
 
     sql = SqlListener(lambda: app.state.engine, access, settings.sql_host, settings.sql_port, SQL_DATABASE,
-                      app.state.rate_limiter)  # fmt: skip
+                      app.state.rate_limiter, AuditLog.for_project(settings, project_root))  # fmt: skip
     try:
         sql.start()
     except OSError as exc:

@@ -35,6 +35,7 @@ from cube_models.errors import CubeError, InternalError
 from cube_server.access import AccessControl
 from cube_server.access.rate_limit import RateLimiter
 from cube_server.access.roles import Principal
+from cube_server.audit import AuditLog
 from cube_server.engine import CubeEngine
 from cube_server.errors import SqlUnsupportedError, UnauthenticatedError
 
@@ -85,10 +86,12 @@ class SqlListener:
         port: int,
         database: str,
         rate_limiter: RateLimiter | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self._engine = engine
         self._access = access
         self._rate_limiter = rate_limiter  # the HTTP API's: a principal's SQL and HTTP requests share its limit
+        self._audit = audit  # who read which cube, beside the HTTP API's reads
         self.host = host
         self.port = port
         self.database = database
@@ -233,11 +236,15 @@ class SqlListener:
         self, principal: Principal, parameters: dict[str, str], state: ClientState, send: Callable[..., None]
     ) -> bool:
         user = parameters.get("user", principal.name)
-        limiter, address = self._rate_limiter, state.address
+        limiter, address, audit = self._rate_limiter, state.address, self._audit
 
-        def charge() -> None:
+        def charge(cubes: list[str]) -> None:
             if limiter is not None:
                 limiter.charge(principal, address)
+            if audit is not None:
+                for cube in cubes:
+                    audit.record("read", via="sql", principal=principal.name, principal_kind=principal.kind,
+                                 user=user, client=address, cube=cube)  # fmt: skip
 
         state.session = SqlSession(
             self._engine_or_error, principal, self._catalogs, user=user,

@@ -123,10 +123,11 @@ class SqlSession:
         user: str,
         database: str,
         parameters: dict[str, str] | None = None,
-        charge: Callable[[], None] = lambda: None,
+        charge: Callable[[list[str]], None] = lambda cubes: None,
     ) -> None:
         self._engine = engine
-        self._charge = charge  # counts one cube query against the principal's rate limit, or refuses it
+        # counts one query of these cubes against the principal's rate limit (or refuses it) and audits the read
+        self._charge = charge
         self.principal = principal
         self._catalogs = catalogs
         self.user = user
@@ -337,7 +338,7 @@ class SqlSession:
             result = catalog.execute(statement, context, [])
             return StatementResult(f"SELECT {len(result.rows)}", result.columns, result.rows)
         if not describe_only:
-            self._charge()
+            self._charge(sorted({cube.name for _, cube in references}))
         if len(references) == 1 and references[0][0].parent_select is statement:
             cube = references[0][1]
             assert isinstance(statement, exp.Select)

@@ -19,6 +19,7 @@ from cube_server.access import AccessControl
 from cube_server.access.control import RoleBook
 from cube_server.access.rate_limit import RateLimiter
 from cube_server.access.roles import open_principal
+from cube_server.audit import AuditLog
 from cube_server.cut_syntax import parse_drilldown
 from cube_server.engine import CubeEngine
 from cube_server.query import Query
@@ -71,8 +72,10 @@ def test_set_show_and_transactions(listener: SqlListener) -> None:
     [
         ("SELECT * FROM no_such_table", psycopg.errors.UndefinedTable),
         (f"SELECT SUM(subscribers) FROM {CUBE}", psycopg.errors.GroupingError),
-        (f"SELECT SUM(revenue) FROM {CUBE} WHERE time_year = 2024 OR channel_channel = 'x'",
-         psycopg.errors.FeatureNotSupported),
+        (
+            f"SELECT SUM(revenue) FROM {CUBE} WHERE time_year = 2024 OR channel_channel = 'x'",
+            psycopg.errors.FeatureNotSupported,
+        ),
         (f"DELETE FROM {CUBE}", psycopg.errors.ReadOnlySqlTransaction),
         (f"SELECT SUM(revenue) FROM {CUBE} WHERE time_year = 'twenty'", psycopg.errors.InvalidTextRepresentation),
         ("SELEC 1", psycopg.errors.SyntaxError),
@@ -199,3 +202,22 @@ def test_cube_queries_count_against_the_principals_rate_limit(engine: CubeEngine
                 connection.execute(f"SELECT SUM(revenue) FROM {CUBE}")
     finally:
         sql.stop()
+
+
+def test_cube_queries_are_audited_with_the_principal_and_catalog_queries_are_not(
+    engine: CubeEngine, tmp_path: Path
+) -> None:
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    sql = SqlListener(lambda: engine, AccessControl(None, RoleBook(None), ("reader",)), "127.0.0.1", 0, "cubes",
+                      audit=audit)  # fmt: skip
+    sql.start()
+    try:
+        with psycopg.connect(host="127.0.0.1", port=sql.port, user="anonymous", dbname="cubes",
+                             autocommit=True) as connection:  # fmt: skip
+            connection.execute("SELECT relname FROM pg_catalog.pg_class")
+            connection.execute(f"SELECT SUM(revenue) FROM {CUBE}")
+    finally:
+        sql.stop()
+    (entry,) = audit.entries()
+    assert entry["event"] == "read" and entry["via"] == "sql" and entry["cube"] == CUBE
+    assert entry["principal"] == "anonymous" and entry["user"] == "anonymous"
