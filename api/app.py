@@ -30,6 +30,7 @@ from api.observation import RequestObserver
 from api.routes import admin, cubes, health, metrics, query, reports
 from api.slicer import routes as slicer
 from api.slicer.cors import SlicerCors
+from api.slicer.paths import is_slicer_path
 from cube_models.errors import CubeError
 from cube_server.access import AccessControl
 from cube_server.access.rate_limit import RateLimiter
@@ -103,16 +104,23 @@ def create_app(
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI documents a 422 for parameter errors; this server answers them 400 in the error envelope."""
+    """FastAPI documents a 422 for parameter errors; this server answers them 400 in the error envelope.
+
+    Every operation also declares the refusals answered before routing (413 and 414), and the rate limit (429)
+    of those needing a principal, in its surface's error shape.
+    """
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
-        for path in schema.get("paths", {}).values():
+        for route, path in schema.get("paths", {}).items():
+            slicer = is_slicer_path(route)
             for operation in path.values():
                 responses = operation.get("responses", {})
                 if responses.pop("422", None) is not None and "400" not in responses:
                     responses["400"] = _envelope_response("invalid_parameter")
                 if "401" in responses:  # a route needing a principal counts against its rate limit
-                    responses.setdefault("429", _envelope_response("rate_limited"))
+                    responses.setdefault("429", _error_response("rate_limited", slicer))
+                responses.setdefault("413", _error_response("request" if slicer else "body_too_large", slicer))
+                responses.setdefault("414", _error_response("request" if slicer else "url_too_long", slicer))
         schemas = schema.get("components", {}).get("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)
@@ -124,6 +132,16 @@ def _envelope_response(code: str) -> dict[str, Any]:
     return {
         "description": f"error envelope; code {code}",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+    }
+
+
+def _error_response(code: str, slicer: bool) -> dict[str, Any]:
+    """The envelope, or on the Slicer surface Cubes' flat error of that type."""
+    if not slicer:
+        return _envelope_response(code)
+    return {
+        "description": f"Cubes' flat error; type {code}",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SlicerError"}}},
     }
 
 

@@ -8,6 +8,10 @@ from cube_models import Cube, Dimension, Hierarchy, Level, Measure
 from cube_server.errors import CutSyntaxError, DrilldownError, InvalidParameterError, PathTooLongError
 from cube_server.query import Cut, DrilldownItem, OrderItem, PointCut, SetCut
 
+# Each member of a set cut is one more condition to compile and plan (about a millisecond each): a bound keeps one
+# request from holding a core for minutes (a 1 MB body can list half a million members).
+MAX_CUT_MEMBERS = 1_000
+
 
 @dataclass(frozen=True, slots=True)
 class DrillLevels:
@@ -45,6 +49,11 @@ class BoundOrder:
 
 
 def bind_cuts(cube: Cube, cuts: tuple[Cut, ...]) -> tuple[BoundCut, ...]:
+    members = sum(len(cut_paths(cut)) for cut in cuts)
+    if members > MAX_CUT_MEMBERS:
+        raise CutSyntaxError(
+            f"the cuts name {members} members; a query may name at most {MAX_CUT_MEMBERS}", members=members
+        )
     bound = []
     for cut in cuts:
         dimension = cube.dimension(cut.dimension)

@@ -68,6 +68,11 @@ class Settings:
         600, "A store version switched away from stays readable this many seconds (for requests pinning it)."
     )
     admin: bool = _setting(False, "Enable POST /v1/admin/refresh (append or replace facts, rebuild over HTTP).")
+    admin_files: str = _setting(
+        "incoming",
+        "The directory whose files POST /v1/admin/refresh may read (relative paths start at the project "
+        "directory); a file named outside it is refused (403).",
+    )
     metrics: bool = _setting(True, "Serve Prometheus metrics at GET /metrics, without a key (false: 404).")
     audit: bool = _setting(
         True, "Append admin operations and cube reads to the audit log (JSON lines; false: no audit log)."

@@ -1,13 +1,13 @@
 """``/v1/admin``: refresh the store over HTTP (the same three modes as ``cube-server refresh``).
 
 Off unless the server runs with ``CUBE_ADMIN=true``, and then only for a server started on a project
-directory (the facts and the store are files of that project). Paths name files on the server's machine.
+directory (the facts and the store are files of that project). Paths name files on the server's machine, inside
+the directory ``CUBE_ADMIN_FILES`` (``incoming/`` of the project by default; relative names start there).
 The caller also needs a role with the admin right (403 otherwise).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Request
@@ -19,6 +19,7 @@ from api.dependencies import REQUIRE_PRINCIPAL, FullEngineDep, PrincipalDep
 from api.encoding import json_response
 from api.errors import error_responses
 from cube_models.errors import ForbiddenError
+from cube_server.admin_files import admin_file
 from cube_server.build import build_store
 from cube_server.errors import InvalidParameterError
 from cube_server.fact_files import finish_interrupted_switch
@@ -33,7 +34,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=REQUIRE_PRIN
 class RefreshBody(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     mode: Literal["full", "append", "replace"]
-    file: str | None = Field(None, max_length=4096, description="a Parquet file on the server (append, replace)")
+    file: str | None = Field(None, max_length=4096, description="a Parquet file in CUBE_ADMIN_FILES (append, replace)")
     start: str | None = Field(None, max_length=40, alias="from", description="replace: first day or instant")
     end: str | None = Field(None, max_length=40, alias="to", description="replace: last day or instant (inclusive)")
 
@@ -61,12 +62,13 @@ def refresh(
         return json_response({"mode": "full", "version": built.manifest.version, "elapsed_s": built.elapsed_s})
     if not body.file:
         raise InvalidParameterError(f"{body.mode} needs a file")
+    file = admin_file(engine.settings, project.root, body.file)
     if body.mode == "append":
-        report = append_facts(engine, project, store, Path(body.file))
+        report = append_facts(engine, project, store, file)
     else:
         if not body.start or not body.end:
             raise InvalidParameterError("replace needs from and to")
-        report = replace_facts(engine, project, store, body.start, body.end, Path(body.file))
+        report = replace_facts(engine, project, store, body.start, body.end, file)
     return json_response(
         {
             "mode": report.mode,

@@ -170,7 +170,7 @@ def explain(cube: str, params: Annotated[ExplainParams, Query()], engine: Engine
 @router.post(
     "/query",
     summary="Any operation with its parameters in a JSON body (for long queries)",
-    responses={200: {"description": "the same answer as the matching GET"}, **ERRORS},
+    responses={200: {"description": "the same answer as the matching GET", "content": TABLE_TYPES}, **ERRORS},
 )
 def post_query(cube: str, body: Annotated[QueryBody, Body()], engine: EngineDep, request: Request) -> Response:
     return dispatch(engine, cube, body, request)

@@ -50,10 +50,9 @@ class Paging:
 def integer(text: str | None, name: str) -> int | None:
     if text is None or text == "":
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise InvalidParameterError(f"'{name}' should be a number", parameter=name, value=text) from None
+    if not (text.isascii() and text.removeprefix("-").isdigit()):  # int() takes " 7", "1_0", other scripts' digits
+        raise InvalidParameterError(f"'{name}' should be a number", parameter=name, value=text)
+    value = int(text)
     if not 0 <= value <= MAX_PAGE:
         raise InvalidParameterError(f"'{name}' should be between 0 and {MAX_PAGE}", parameter=name, value=text)
     return value

@@ -20,7 +20,7 @@ from api.dependencies import REQUIRE_PRINCIPAL, EngineDep, PrincipalDep
 from api.slicer import model as model_json
 from api.slicer.aggregate import AggregateRequest, run_aggregate
 from api.slicer.details import cut_with_details
-from api.slicer.output import csv_answer, json_answer, json_lines_answer
+from api.slicer.output import CSV_TYPE, JSON_LINES_TYPE, csv_answer, json_answer, json_lines_answer
 from api.slicer.params import (
     aggregate_order_of,
     aggregates_of,
@@ -69,6 +69,11 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 ERRORS = _errors(400, 401, 404, 503, 504)
+# The listings answer JSON, or CSV and JSON lines with format=csv / json_lines.
+LISTING = {
+    200: {"content": {"application/json": {}, CSV_TYPE.split(";")[0]: {}, JSON_LINES_TYPE: {}}},
+    **ERRORS,
+}
 
 
 def _pretty(request: Request) -> bool:
@@ -79,7 +84,7 @@ def _refs(engine: RestrictedEngine, cube: Cube) -> WireRefs:
     return WireRefs(cube, engine.settings.slicer_bare_flat_refs)
 
 
-@router.get("/version", summary="Server and Slicer API version", responses=_errors(503))
+@router.get("/version", summary="Server and Slicer API version", responses=_errors(401, 503))
 def version(request: Request) -> Response:
     return json_answer(model_json.version_body(), _pretty(request))
 
@@ -105,7 +110,7 @@ def cube_model(cube: str, request: Request, engine: EngineDep) -> Response:
 
 
 @router.get(
-    "/cube/{cube}/aggregate", summary="Aggregate a cell, optionally drilled down (Cubes' result)", responses=ERRORS
+    "/cube/{cube}/aggregate", summary="Aggregate a cell, optionally drilled down (Cubes' result)", responses=LISTING
 )
 def aggregate(cube: str, request: Request, engine: EngineDep) -> Response:
     params = request.query_params
@@ -146,7 +151,7 @@ def _listing(fmt: str, params: QueryParams, answer: RowsAnswer, name: str) -> Re
     return csv_answer(answer.columns, header, answer.all_rows(), name)
 
 
-@router.get("/cube/{cube}/facts", summary="The facts of a cell (drill-through)", responses=ERRORS)
+@router.get("/cube/{cube}/facts", summary="The facts of a cell (drill-through)", responses=LISTING)
 def facts(cube: str, request: Request, engine: EngineDep) -> Response:
     params = request.query_params
     model = engine.cube(cube)
@@ -174,7 +179,7 @@ def fact(cube: str, fact_id: str, request: Request, engine: EngineDep) -> Respon
     return json_answer(fact_body(engine, model.name, fact_id, _refs(engine, model)), _pretty(request))
 
 
-@router.get("/cube/{cube}/members/{dimension}", summary="The members of a dimension's levels", responses=ERRORS)
+@router.get("/cube/{cube}/members/{dimension}", summary="The members of a dimension's levels", responses=LISTING)
 def members(cube: str, dimension: str, request: Request, engine: EngineDep) -> Response:
     params = request.query_params
     model = engine.cube(cube)
@@ -227,6 +232,8 @@ async def _report_request(cube: str, request: Request, engine: RestrictedEngine)
         body = json.loads(raw) if raw.strip() else None
     except (ValueError, UnicodeDecodeError):
         raise InvalidParameterError("the report request body is not JSON") from None
+    except RecursionError:
+        raise InvalidParameterError("the report request body is nested too deeply") from None
     return await run_in_threadpool(_report, engine, cube, body, request)
 
 

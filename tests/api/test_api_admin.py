@@ -83,6 +83,8 @@ def state_of(project: Project) -> tuple[list[str], str | None, list[str], str]:
 
 
 def client_of(project: Project, *, with_project: bool = True, **settings: Any) -> TestClient:
+    """The admin API may read the test's files: the project's parent directory is the test's own."""
+    settings.setdefault("admin_files", str(project.root.parent))
     engine = open_engine(project, Settings(**settings))
     return TestClient(create_app(engine, project=project if with_project else None))
 
@@ -333,3 +335,24 @@ def test_a_refresh_while_another_build_holds_the_lock_is_409(
             assert state_of(built) == before, body
     # the lock released, the same request goes through
     assert ok(client.post(REFRESH, json=bodies[0]))["rows_added"] == 500
+
+
+# ---- the files it may read ---------------------------------------------------------------------------------------
+def test_files_are_read_only_inside_the_admin_files_directory(
+    built: Project, datasets: dict[str, Path], tmp_path: Path
+) -> None:
+    """By default ``incoming/`` of the project: a relative name starts there; a file elsewhere is refused, unread."""
+    client = client_of(built, admin=True, admin_files="incoming")
+    outside = new_charges(datasets, tmp_path / "new.parquet")
+    before = state_of(built)
+    for name in (str(outside), "../../new.parquet", f"incoming/../../{outside.name}"):
+        error = assert_error(client.post(REFRESH, json={"mode": "append", "file": name}), 403, "forbidden")
+        assert "CUBE_ADMIN_FILES" in error["message"]
+    (built.root / "incoming").mkdir()
+    (built.root / "incoming" / "link.parquet").symlink_to(outside)
+    assert_error(client.post(REFRESH, json={"mode": "append", "file": "link.parquet"}), 403, "forbidden")
+    assert state_of(built) == before
+    shutil.copy(outside, built.root / "incoming" / "charges.parquet")
+    appended = ok(client.post(REFRESH, json={"mode": "append", "file": "charges.parquet"}))
+    assert appended["rows_added"] == 500
+    assert Settings().admin_files == "incoming"
