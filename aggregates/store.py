@@ -182,20 +182,33 @@ class CuboidStore:
 
     def publish(self, manifest: Manifest) -> None:
         """Move a finished staging version into place and switch ``CURRENT`` to it atomically."""
-        staging = self.staging_dir(manifest.version)
-        _write_durably(staging / "manifest.json", manifest.to_json())
-        final = self.version_dir(manifest.version)
-        os.replace(staging, final)
-        _fsync_dir(final.parent)
+        self.prepare(manifest)
+        self.publish_prepared(manifest.version)
+
+    def prepare(self, manifest: Manifest) -> None:
+        """Write a finished staging version's manifest: it can be published from now on, even by another process."""
+        write_durably(self.staging_dir(manifest.version) / "manifest.json", manifest.to_json())
+
+    def publish_prepared(self, version: str) -> None:
+        """Publish a prepared version; steps done already are skipped (a refresh's journal may apply it twice)."""
+        staging = self.staging_dir(version)
+        final = self.version_dir(version)
+        if staging.is_dir():
+            os.replace(staging, final)
+            fsync_directory(final.parent)
+        if not (final / "manifest.json").is_file():
+            raise CuboidStoreError(f"store version {version} was never prepared, or is gone")
         previous = self.current_version()
+        if previous == version:
+            return
         now = time.time()
         retired = {v: at for v, at in self.retired().items() if now - at < self.grace_s}
         if previous:
             retired[previous] = now
-        pointer = {"version": manifest.version, "previous": previous, "retired": retired}
-        _write_durably(self.root / "CURRENT.tmp", json.dumps(pointer))
+        pointer = {"version": version, "previous": previous, "retired": retired}
+        write_durably(self.root / "CURRENT.tmp", json.dumps(pointer))
         os.replace(self.root / "CURRENT.tmp", self.pointer)
-        _fsync_dir(self.root)
+        fsync_directory(self.root)
         self.collect_garbage()
 
     def collect_garbage(self) -> list[str]:
@@ -217,7 +230,7 @@ class CuboidStore:
         return removed
 
 
-def _write_durably(path: Path, text: str) -> None:
+def write_durably(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -225,7 +238,7 @@ def _write_durably(path: Path, text: str) -> None:
         os.fsync(handle.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_directory(path: Path) -> None:
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)

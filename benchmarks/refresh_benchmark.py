@@ -102,8 +102,8 @@ def run_statement(self, sql):
         timings["statements"].append([current[0], time.perf_counter() - started, " ".join(str(sql).split())[:200]])
 DuckDBBackend.run_statement = run_statement
 
-for name in ("finish_interrupted_switch", "_fresh_manifest", "_stage_incoming", "_time_bounds", "_refresh_cuboids",
-             "_recompute_scans", "_switch_files", "_count", "_count_file", "_link_untouched", "_link_tree"):
+for name in ("_recover", "_fresh_manifest", "_stage_incoming", "_time_bounds", "_refresh_cuboids",
+             "_recompute_scans", "_switch_and_publish", "_count", "_count_file", "_link_untouched", "_link_tree"):
     if hasattr(R, name):
         setattr(R, name, phase(name, getattr(R, name)))
 CuboidStore.publish = phase("publish", CuboidStore.publish)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -21,7 +21,13 @@ from cube_models import Cube, Measure, ModelCatalog
 from cube_server.backends import Backend
 from cube_server.calculations import CalculationPlan, bind_calculations, with_calculated_measures
 from cube_server.cut_syntax import format_cuts, format_drilldown
-from cube_server.errors import DrilldownError, InvalidParameterError, ResultTooLargeError, VersionUnavailableError
+from cube_server.errors import (
+    BackendError,
+    DrilldownError,
+    InvalidParameterError,
+    ResultTooLargeError,
+    VersionUnavailableError,
+)
 from cube_server.pivot import shape_pivot
 from cube_server.plan import CellQuery, Plan, summary_from
 from cube_server.query import Cut, DrilldownItem, FactsQuery, MembersQuery, PivotQuery, PointCut, Query
@@ -46,6 +52,10 @@ from cube_server.store_view import Snapshot, StoreView
 
 # Larger offsets cannot be bound as a 64-bit integer, and no cube has that many cells.
 MAX_OFFSET = 2**53
+# Times a question is asked when a refresh switches fact files under it (each switch takes milliseconds).
+FACT_SWITCH_ATTEMPTS = 4
+FACT_SWITCH_PAUSE_S = 0.05
+T = TypeVar("T")
 
 
 class CubeEngine:
@@ -60,6 +70,7 @@ class CubeEngine:
         model_hash: str = "",
         facts_version: Callable[[], str] | None = None,
         reopen_facts: Callable[[], object] | None = None,
+        settle_facts: Callable[[], bool] | None = None,
         query_log: QueryLog | None = None,
     ) -> None:
         self.catalog = catalog
@@ -79,7 +90,7 @@ class CubeEngine:
             self._stars[cube.name] = star
             self._types[cube.name] = types
         self.store_view = StoreView(
-            store, catalog, backend, model_hash, facts_version or (lambda: version), reopen_facts
+            store, catalog, backend, model_hash, facts_version or (lambda: version), reopen_facts, settle_facts
         )
         self.store_view.measure_types = self._measure_types
         self.store_view.snapshot()
@@ -194,7 +205,7 @@ class CubeEngine:
 
     # ---- operations ----------------------------------------------------------------------------
     def aggregate(self, query: Query, *, operation: str = "aggregate", extra: dict[str, Any] | None = None) -> CellSet:
-        return self._run(self.plan_aggregate(query, operation), extra)  # type: ignore[no-any-return]
+        return self._consistent(lambda: self._run(self.plan_aggregate(query, operation), extra))  # type: ignore[no-any-return]
 
     def drilldown(self, query: Query, dimension: str, depth: int = 1) -> CellSet:
         return self.aggregate(self.drilldown_query(query, dimension, depth), operation="drilldown")
@@ -204,13 +215,13 @@ class CubeEngine:
         return self.aggregate(rolled, operation="rollup", extra={"rolled_up_from": origin})
 
     def pivot(self, query: PivotQuery) -> PivotTable:
-        return self._run(self.plan_pivot(query))  # type: ignore[no-any-return]
+        return self._consistent(lambda: self._run(self.plan_pivot(query)))  # type: ignore[no-any-return]
 
     def members(self, query: MembersQuery) -> Rows:
-        return self._run(self.plan_members(query))  # type: ignore[no-any-return]
+        return self._consistent(lambda: self._run(self.plan_members(query)))  # type: ignore[no-any-return]
 
     def facts(self, query: FactsQuery) -> Rows:
-        return self._run(self.plan_facts(query))  # type: ignore[no-any-return]
+        return self._consistent(lambda: self._run(self.plan_facts(query)))  # type: ignore[no-any-return]
 
     def stream_members(self, query: MembersQuery, batch_rows: int = STREAM_BATCH_ROWS) -> RowStream:
         """Members as record batches read while they are sent (for Arrow and CSV answers)."""
@@ -470,6 +481,28 @@ class CubeEngine:
         return self._version_of(snapshot)
 
     # ---- execution -----------------------------------------------------------------------------
+    def _consistent(self, answer: Callable[[], T]) -> T:
+        """Plan and run ``answer`` again when the fact files were reopened while it ran.
+
+        A refresh that switched fact files in makes the next query reopen them. A query that took its store
+        version before that and read the facts after would mix two versions (the old one's label, or its count,
+        beside the new facts): its answer is dropped and the question asked again, on the version now serving.
+        A fact file a replacement removed under a query makes it fail the same way, and it is asked again.
+        """
+        view = self.store_view
+        for _ in range(FACT_SWITCH_ATTEMPTS - 1):
+            generation = view.facts_generation
+            try:
+                result = answer()
+            except BackendError:
+                if view.facts_generation == generation and not view.facts_changed():
+                    raise
+                time.sleep(FACT_SWITCH_PAUSE_S)  # a switch in progress takes milliseconds
+                continue
+            if view.facts_generation == generation:
+                return result
+        return answer()
+
     def _run(self, plan: Plan, extra: dict[str, Any] | None = None) -> Any:
         started = time.monotonic()
         deadline = started + self.settings.query_timeout_ms / 1000

@@ -1,69 +1,41 @@
-"""The fact files a refresh changes: checking a new file, the time column and range, and the journaled switch.
+"""The fact files a refresh changes: checking a new file, the time column and range, and the switch's recovery.
 
 A refresh never edits a fact file: it writes new ones beside them (``*.parquet.tmp``, which no table glob
-matches), then switches them in through a journal (``.refresh-journal.json`` in the facts' directory) listing
-the renames and removals. The journal is applied at once; a crash half-way leaves it behind, and the next
-refresh or build applies it again (each step is idempotent), so the facts never stay half switched.
+matches), then switches them in together with the store version built for them through a journal
+(:mod:`cube_server.fact_switch`); whoever comes after a crash rolls the journal forward.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 from pathlib import Path
 
+from aggregates.errors import BuildInProgressError
+from aggregates.store import CuboidStore
 from cube_server.build import quote_path
 from cube_server.engine import CubeEngine
 from cube_server.errors import RefreshError
+from cube_server.fact_switch import JOURNAL, finish_switches
 from cube_server.project import Project
 
-JOURNAL = ".refresh-journal.json"
+__all__ = ["JOURNAL", "finish_interrupted_switch"]
 
 
 def finish_interrupted_switch(project: Project) -> bool:
-    """Complete a fact-file switch a crash interrupted (renames and removals are idempotent)."""
-    finished = False
-    for directory in {path.parent for paths in project.table_files().values() for path in paths} | {
-        glob_directory(project, spec.name) for spec in project.table_specs
-    }:
-        journal = directory / JOURNAL
-        if journal.is_file():
-            apply_journal(journal)
-            finished = True
-    return finished
+    """Complete a switch a crashed refresh left behind, under the store's lock; True if there was one.
 
-
-def apply_journal(journal: Path) -> None:
-    """Do what the journal lists; steps another process already did are skipped, so two may race safely."""
+    When a build or refresh holds the lock, nothing is done here: that live command finishes the switch.
+    """
     try:
-        entries = json.loads(journal.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return
-    for source, target in entries["moves"]:
-        try:
-            os.replace(source, target)
-        except FileNotFoundError:
-            pass  # moved already
-    for path in entries["removals"]:
-        Path(path).unlink(missing_ok=True)
-    journal.unlink(missing_ok=True)
-
-
-def switch_files(directory: Path, moves: dict[Path, Path], removals: list[Path]) -> None:
-    journal = directory / JOURNAL
-    text = json.dumps({"moves": [[str(a), str(b)] for a, b in moves.items()], "removals": [str(p) for p in removals]})
-    with open(journal, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    apply_journal(journal)
+        with CuboidStore(project.store_dir).lock():
+            return finish_switches(project.table_directories())
+    except BuildInProgressError:
+        return False
 
 
 def glob_directory(project: Project, table: str) -> Path:
     spec = next(spec for spec in project.table_specs if spec.name == table)
-    path = Path(spec.path)
-    return (path if path.is_absolute() else project.data_root / path).parent
+    return project.table_directory(spec)
 
 
 def fact_table_files(engine: CubeEngine, project: Project) -> tuple[str, Path, list[Path]]:

@@ -42,6 +42,7 @@ from cube_models.load import read_model
 from cube_server.backend import DuckDBBackend, TableSource
 from cube_server.engine import CubeEngine
 from cube_server.errors import ProjectError
+from cube_server.fact_switch import settle_switches
 from cube_server.planning import PlanOptions
 from cube_server.query_log import NAME as QUERY_LOG
 from cube_server.query_log import QueryLog
@@ -93,6 +94,16 @@ class Project:
             files[spec.name] = [match for match in matches if match.is_file()]
         return files
 
+    def table_directory(self, spec: TableSpec) -> Path:
+        """The directory a table's files (or its glob's matches) are in."""
+        path = Path(spec.path)
+        return (path if path.is_absolute() else self.data_root / path).parent
+
+    def table_directories(self) -> set[Path]:
+        """Where the tables' files live: a refresh's journal is in one of them while it switches fact files."""
+        listed = {path.parent for paths in self.table_files().values() for path in paths}
+        return listed | {self.table_directory(spec) for spec in self.table_specs}
+
     def table_sources(self) -> list[TableSource]:
         files = self.table_files()
         return [
@@ -108,13 +119,18 @@ class Project:
         return files_fingerprint(self.table_files())
 
 
-def files_fingerprint(files: dict[str, list[Path]]) -> str:
-    """Names, sizes and modification times of the data files: changes when a file is rewritten."""
+def files_fingerprint(files: dict[str, list[Path]], stand_ins: dict[Path, Path] | None = None) -> str:
+    """Names, sizes and modification times of the data files: changes when a file is rewritten.
+
+    ``stand_ins`` maps a path not there yet to the file that will be renamed to it (a rename keeps the size
+    and modification time): the fingerprint the files will have once a refresh has switched them.
+    """
+    stand_ins = stand_ins or {}
     digest = hashlib.sha256()
     for name, paths in sorted(files.items()):
         for path in paths:
             try:
-                stat = path.stat()
+                stat = stand_ins.get(path, path).stat()
             except FileNotFoundError:
                 digest.update(f"{name}|{path.name}|missing\n".encode())
                 continue
@@ -229,9 +245,11 @@ def open_engine(project: Project, settings: Settings, *, use_store: bool = True)
     missing = project.missing_tables()
     if missing:
         raise ProjectError(f"no data files for table(s): {', '.join(missing)}")
+    store = CuboidStore(project.store_dir, settings.version_grace_s)
+    settle_switches(project.table_directories(), store)  # never read the facts a crashed refresh left half switched
     sources = project.table_sources()
     backend = DuckDBBackend(sources, settings)
-    store = CuboidStore(project.store_dir, settings.version_grace_s) if use_store else None
+    store = store if use_store else None
     # The fingerprint of the files there are now (globs are read again): it tells whether the store was
     # built from them, and when a refresh added or replaced files, the engine reopens its tables.
     return CubeEngine(
@@ -243,6 +261,7 @@ def open_engine(project: Project, settings: Settings, *, use_store: bool = True)
         model_hash=model_hash(project.model_path),
         facts_version=project.version,
         reopen_facts=lambda: backend.reopen_changed(project.table_sources()),
+        settle_facts=(lambda: settle_switches(project.table_directories(), store)) if store else None,
         query_log=QueryLog(project.store_dir / QUERY_LOG, settings.query_log_max_bytes)
         if use_store and settings.query_log
         else None,

@@ -11,9 +11,9 @@ Both write a new store version beside the current one and switch to it atomicall
   fact files holding rows of the range are rewritten without them, and every cell the old or new rows
   touch is recomputed from the new facts (a minimum cannot be un-merged, so nothing is subtracted).
 
-The fact files change only after every cuboid is written, through a journal that the next command (or
-refresh over HTTP) completes if a crash interrupts the switch; until the new version is published, the server sees
-facts newer than its store and answers from the facts.
+The fact files change only after every cuboid is written, together with the switch to the new version,
+through a journal (:mod:`cube_server.fact_switch`): a crash before it leaves the previous facts and version
+serving, a crash after it is rolled forward by whoever comes next (a command, or the running server).
 """
 
 from __future__ import annotations
@@ -48,18 +48,16 @@ from cube_server.cuboids import column_name
 from cube_server.engine import CubeEngine
 from cube_server.errors import RefreshError, StoreNotCurrentError
 from cube_server.fact_files import (
-    JOURNAL,
     count_file,
     fact_table_files,
     file_list,
-    finish_interrupted_switch,
     parse_range,
     quoted,
     range_sql,
     stage_incoming,
-    switch_files,
     time_column,
 )
+from cube_server.fact_switch import JOURNAL, commit_switch, finish_switches, remove_staged_leftovers
 from cube_server.project import Project, files_fingerprint
 from cube_server.star import Star
 
@@ -100,7 +98,7 @@ def append_facts(engine: CubeEngine, project: Project, store: CuboidStore, file:
     """Add the facts in ``file`` and merge them into the store (incremental aggregation)."""
     started = time.monotonic()
     with store.lock():
-        finish_interrupted_switch(project)
+        _recover(project)
         table, directory, files = fact_table_files(engine, project)
         current = _fresh_manifest(engine, project, store)
         version = store.new_version()
@@ -113,7 +111,7 @@ def append_facts(engine: CubeEngine, project: Project, store: CuboidStore, file:
             change = _Change(added, added, after, _time_bounds(engine, table, added))
             rows_added = _count(engine, added)
             manifest, done = _refresh_cuboids(engine, store, current, version, table, change, merge=True)
-            manifest = _switch_and_publish(engine, project, store, manifest, directory, {staged: incoming}, [])
+            manifest = _switch_and_publish(engine, project, store, manifest, table, directory, {staged: incoming}, [])
         except BaseException:
             _discard(engine, store, directory, version)
             raise
@@ -126,7 +124,7 @@ def replace_facts(
     """Replace the facts of the time range ``start``..``end`` (inclusive) by the rows of ``file``."""
     started = time.monotonic()
     with store.lock():
-        finish_interrupted_switch(project)
+        _recover(project)
         table, directory, files = fact_table_files(engine, project)
         column = time_column(engine, table)
         low, high, high_inclusive = parse_range(start, end)
@@ -180,7 +178,7 @@ def replace_facts(
             moves = {staged: incoming} if kept_new else {}
             moves.update({target: target.with_suffix("") for target in rewritten.values()})
             removals = [*rewritten, *emptied, *([] if kept_new else [staged])]
-            manifest = _switch_and_publish(engine, project, store, manifest, directory, moves, removals)
+            manifest = _switch_and_publish(engine, project, store, manifest, table, directory, moves, removals)
         except BaseException:
             _discard(engine, store, directory, version)
             raise
@@ -192,24 +190,39 @@ def _switch_and_publish(
     project: Project,
     store: CuboidStore,
     manifest: Manifest,
+    table: str,
     directory: Path,
     moves: dict[Path, Path],
     removals: list[Path],
 ) -> Manifest:
-    """Switch the fact files, then the store version built for them (stamped with their fingerprint)."""
-    switch_files(directory, moves, removals)
-    published = replace(manifest, facts_version=files_fingerprint(project.table_files()))
-    store.publish(published)
+    """Commit: the fact files and the store version built for them (stamped with their fingerprint), together."""
+    after = project.table_files()
+    after[table] = sorted({*(path for path in after[table] if path not in set(removals)), *moves.values()})
+    stand_ins = {target: source for source, target in moves.items()}
+    published = replace(manifest, facts_version=files_fingerprint(after, stand_ins))
+    store.prepare(published)
+    commit_switch(directory, moves, removals, store, published.version)
     _drop(engine, manifest.version)
     return published
 
 
+def _recover(project: Project) -> None:
+    """Under the lock: roll forward a switch a crash interrupted, and drop what killed refreshes staged."""
+    directories = project.table_directories()
+    finish_switches(directories)
+    remove_staged_leftovers(directories)
+
+
 def _discard(engine: CubeEngine, store: CuboidStore, directory: Path, version: str) -> None:
-    """Undo a refresh that failed before its switch: its staged fact files, views and staging version."""
-    if not (directory / JOURNAL).exists():
-        for path in directory.glob(f"*{version}*.tmp"):
-            path.unlink(missing_ok=True)
+    """Undo a refresh that failed before its commit: its staged fact files, views and staging version.
+
+    After the commit (the journal is on disk) nothing is undone: whoever comes next rolls the journal forward.
+    """
     _drop(engine, version)
+    if (directory / JOURNAL).exists():
+        return
+    for path in directory.glob(f"*{version}*.tmp"):
+        path.unlink(missing_ok=True)
     shutil.rmtree(store.staging_dir(version), ignore_errors=True)
 
 

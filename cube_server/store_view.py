@@ -43,9 +43,11 @@ class StoreView:
         model_hash: str,
         facts_version: Callable[[], str],
         reopen_facts: Callable[[], object] | None = None,
+        settle_facts: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         self._reopen_facts = reopen_facts
+        self._settle_facts = settle_facts
         self.catalog = catalog
         self.backend = backend
         self.model_hash = model_hash
@@ -53,6 +55,7 @@ class StoreView:
         self._facts_version = facts_version
         self.facts_version = facts_version()
         self._lock = threading.Lock()
+        self.facts_generation = 0  # counts the times the fact tables were reopened
         self._stamp: object = object()
         self._snapshot = Snapshot("absent")
         self._views: dict[str, list[str]] = {}  # version -> its views, oldest first
@@ -62,10 +65,17 @@ class StoreView:
     def snapshot(self) -> Snapshot:
         """The version to read now: reloaded when a build switched versions or the facts changed under us."""
         facts_version = self._facts_version()
-        if facts_version != self.facts_version and self._reopen_facts is not None:
-            # A refresh added or replaced fact files: read the files there are now.
-            with self._lock:
-                self._reopen_facts()
+        if facts_version != self.facts_version:
+            if self._settle_facts is not None and not self._settle_facts():
+                # A refresh is switching fact files and store version this moment: keep to what we read.
+                return self._snapshot
+            facts_version = self._facts_version()  # settling may have finished a switch a crash left
+            if self._reopen_facts is not None:
+                # A refresh added or replaced fact files: read the files there are now. The generation counts
+                # up first, so a query that read the facts while they were reopened knows (CubeEngine._consistent).
+                with self._lock:
+                    self.facts_generation += 1
+                    self._reopen_facts()
         if self.store is None:
             self.facts_version = facts_version
             return self._snapshot
@@ -76,6 +86,10 @@ class StoreView:
                 self._snapshot = self._load()
                 self._stamp = stamp
             return self._snapshot
+
+    def facts_changed(self) -> bool:
+        """Whether the fact files are other than the ones the engine reads (a refresh switched them in since)."""
+        return self._facts_version() != self.facts_version
 
     def _load(self) -> Snapshot:
         assert self.store is not None

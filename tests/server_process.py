@@ -35,24 +35,43 @@ def running_server(project: Path, log: Path, **settings: str) -> Iterator[str]:
     Anonymous access is on unless ``anonymous="false"`` is given, as ``cube-server demo`` serves. The rate
     limit is off unless given: a test calls far faster than a person (the limits have tests of their own).
     """
-    port = free_port()
+    process, base = start_server(project, log, **settings)
+    try:
+        yield base
+    finally:
+        stop_server(process)
+
+
+def start_server(
+    project: Path, log: Path, port: int | None = None, **settings: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start serving ``project`` as :func:`running_server` does and wait until it is ready; the process and URL.
+
+    The caller stops it (:func:`stop_server`, or kills it); ``port`` serves again where a killed one served.
+    """
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     defaults = {"anonymous": "true", "rate_limit_per_minute": "0"}
     env |= {f"CUBE_{name.upper()}": value for name, value in {**defaults, **settings}.items()}
     command = [sys.executable, "-m", "api.cli", "serve", str(project), "--port", str(port), "--log-level", "warning"]
-    with log.open("wb") as sink:
+    with log.open("ab") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-        try:
-            wait_until_ready(process, base, log)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
+    try:
+        wait_until_ready(process, base, log)
+    except BaseException:
+        stop_server(process)
+        raise
+    return process, base
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
 
 
 def wait_until_ready(process: subprocess.Popen[bytes], base: str, log: Path) -> None:

@@ -29,10 +29,11 @@ from api.cli import main
 from cube_models.errors import ConflictError
 from cube_server.build import build_store
 from cube_server.errors import RefreshError, StoreNotCurrentError
+from cube_server.fact_files import JOURNAL, finish_interrupted_switch
 from cube_server.planning import PlanOptions, plan_store
 from cube_server.project import Project, load_project, open_engine
 from cube_server.query import Query
-from cube_server.refresh import JOURNAL, append_facts, finish_interrupted_switch, replace_facts
+from cube_server.refresh import append_facts, replace_facts
 from cube_server.settings import Settings
 from cube_server.telecom import generate_telecom
 
