@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from cube_models import Level, Measure
+from cube_server.calendar_period import period_of
 from cube_server.errors import CutSyntaxError
 from cube_server.query import PointCut, RangeCut, SetCut
 from cube_server.resolve import BoundCut
@@ -101,7 +102,24 @@ class CutRenderer:
             except _NoSuchMember:
                 # An unknown member is not an error: the cell is simply empty.
                 return sa.false()
-        return sa.and_(*parts)
+        return sa.and_(*parts, *self._period(levels, path))
+
+    def _period(self, levels: tuple[Level, ...], path: tuple[str | None, ...]) -> list[sa.ColumnElement[bool]]:
+        """The calendar period a point on extracted time levels names, as a range of the fact column itself."""
+        if not isinstance(self.star, Star) or not path:
+            return []
+        cube = self.star.cube
+        refs = [cube.physical(level.key_attribute.ref) for level in levels[: len(path)]]
+        columns = {(ref.table, ref.column) for ref in refs}
+        if len(columns) != 1 or next(iter(columns))[0] != cube.fact or None in path:
+            return []
+        period = period_of([(ref.extract or "", str(value)) for ref, value in zip(refs, path, strict=False)])
+        if period is None:
+            return []
+        table, name = next(iter(columns))
+        column = self.star.fact_value(f"{table}.{name}")
+        start, end = (sa.cast(sa.literal(bound.isoformat(sep=" ")), sa.DateTime) for bound in period)
+        return [column >= start, column < end]
 
     def range(self, bound: BoundCut, cut: RangeCut) -> sa.ColumnElement[bool]:
         parts = []

@@ -49,8 +49,11 @@ def members_plan(star: Star, renderer: CutRenderer, query: MembersQuery, limit: 
     for attribute in target.attributes:
         if attribute.name not in (target.key, target.label_attribute):
             refs.append((attribute.ref, attribute.ref))
-    columns = [star.attribute(ref).label(f"a{i}") for i, (_, ref) in enumerate(refs)]
     bound_cuts = bind_cuts(cube, query.cuts)
+    # Members depend only on the fact columns they read: group their distinct values, not every fact row.
+    star = star.over_distinct_facts({ref for _, ref in refs} | cut_refs(bound_cuts))
+    renderer = CutRenderer(star, renderer.types)
+    columns = [star.attribute(ref).label(f"a{i}") for i, (_, ref) in enumerate(refs)]
     conditions = [renderer.condition(bound) for bound in bound_cuts]
     from_clause = star.from_clause_for({ref for _, ref in refs} | cut_refs(bound_cuts))
     if query.search:
@@ -123,22 +126,36 @@ def facts_plan(star: Star, renderer: CutRenderer, query: FactsQuery, limit: int 
     bound_cuts = bind_cuts(cube, query.cuts)
     conditions = [renderer.condition(bound) for bound in bound_cuts]
     order = list(query.order) or ([OrderItem(cube.key)] if cube.key else [])
-    order_by = []
     for item in order:
         if item.ref not in available:
             raise InvalidParameterError(f"cannot order facts by {item.ref!r}", order=item.ref)
-        expression = field_expression(star, item.ref)
-        order_by.append((expression.desc() if item.descending else expression.asc()).nulls_last())
+    order_by = _fact_order(star, order)
     filters = cut_refs(bound_cuts)
-    from_clause = star.from_clause_for(set(fields) | {item.ref for item in order} | filters)
-    page = sa.select(*columns).select_from(from_clause).where(*conditions).order_by(*order_by)
-    page = page.limit(limit).offset(query.offset)
+    order_refs = {item.ref for item in order}
+    if star.joins_keep_fact_rows():
+        # The page of fact rows first, joined to the dimensions after: a page of 50 rows does not join every
+        # fact row the cuts keep to every dimension (left joins to keyed dimensions keep the rows as they are).
+        source = star.sources[cube.fact]
+        paged = sa.select(*source.c).select_from(star.from_clause_for(filters | order_refs)).where(*conditions)
+        paged_star = star.over_facts(paged.order_by(*order_by).limit(limit).offset(query.offset).subquery(cube.fact))  # type: ignore[arg-type]
+        columns = [field_expression(paged_star, name).label(labels[name]) for name in fields]
+        page = sa.select(*columns).select_from(paged_star.from_clause_for(set(fields) | order_refs))
+        page = page.order_by(*_fact_order(paged_star, order))
+    else:
+        from_clause = star.from_clause_for(set(fields) | order_refs | filters)
+        page = sa.select(*columns).select_from(from_clause).where(*conditions).order_by(*order_by)
+        page = page.limit(limit).offset(query.offset)
     count = sa.select(sa.func.count().label("n")).select_from(star.from_clause_for(filters)).where(*conditions)
 
     names = tuple((labels[name], name) for name in fields)
     layout = RowLayout("facts", "count", names, "field", Meta(cube.name, "facts", version))
     statements = {"count": count, "facts": page}
     return Plan("facts", cube, [], [], statements, layout.shape, version=version, layout=layout)
+
+
+def _fact_order(star: Star, order: list[OrderItem]) -> list[sa.ColumnElement[Any]]:
+    expressions = [(field_expression(star, item.ref), item.descending) for item in order]
+    return [(value.desc() if descending else value.asc()).nulls_last() for value, descending in expressions]
 
 
 def open_row_stream(backend: Backend, plan: Plan, deadline: float, batch_rows: int) -> RowStream:
