@@ -64,6 +64,7 @@ def compile_statement(statement: sa.sql.ClauseElement) -> CompiledStatement:
 class DuckDBBackend:
     name = "duckdb"
     max_grouping_columns = 60  # GROUPING() is a 64-bit mask here
+    max_sample_rows = 10**12  # estimates count with HyperLogLog: as large a sample as configured
 
     def compile(self, statement: sa.sql.ClauseElement) -> CompiledStatement:
         return compile_statement(statement)

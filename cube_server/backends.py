@@ -49,6 +49,7 @@ class Backend(Protocol):
     settings: Settings
     table_columns: dict[str, dict[str, str]]  # table -> column -> SQL type (DuckDB's type names)
     max_grouping_columns: int  # most attributes one GROUPING SETS pass may tag with GROUPING()
+    max_sample_rows: int  # most fact rows a store plan's size estimates read
 
     # ---- queries --------------------------------------------------------------------------------
     def compile(self, statement: sa.sql.ClauseElement) -> CompiledStatement: ...

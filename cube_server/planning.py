@@ -26,7 +26,7 @@ from cube_models import AggFunc, Cube
 from cube_models.errors import CubeError
 from cube_server.engine import CubeEngine
 from cube_server.query_log import read_query_log
-from cube_server.sql_dialect import distinct_estimate, row_hash
+from cube_server.sql_dialect import distinct_estimate, hash_combine, row_hash
 
 LOGGED_SHARE = 0.9
 
@@ -133,6 +133,8 @@ def estimate_rows(
     star = engine.star(cube.name)
     facts = star.sources[cube.fact]
     fact_rows = int(engine.backend.run_statement(f'SELECT count(*) FROM "{facts.name}"')[0][0])
+    # An engine without approximate distinct counts (PostgreSQL) counts exactly, so it reads a smaller sample.
+    sample_rows = min(sample_rows, engine.backend.max_sample_rows)
     fraction = 1.0 if fact_rows <= sample_rows else sample_rows / fact_rows
     # Each level path (a dimension's keys from its top down to a level) is hashed once per row; a cuboid's
     # cells are then told apart by hashing the few path hashes of its grain, not its many key strings.
@@ -152,7 +154,7 @@ def estimate_rows(
     counts: list[Any] = [sa.func.count().label("n")]
     for index, spec in enumerate(specs):
         hashed = [sample.c[f"p{position[grain]}"] for grain in spec.grain]
-        cell = hashed[0] if len(hashed) == 1 else row_hash(*hashed)
+        cell = hashed[0] if len(hashed) == 1 else hash_combine(*hashed)
         counts.append(distinct_estimate(cell).label(f"s{index}"))
     row_counts = engine.backend.run_statement(engine.backend.compile_literal(sa.select(*counts)))[0]
     sampled = int(row_counts[0])

@@ -28,6 +28,7 @@ from cube_server.backends import CompiledStatement
 from cube_server.cut_syntax import parse_cuts, parse_drilldown
 from cube_server.engine import CubeEngine
 from cube_server.errors import BackendError, QueryTimeoutError
+from cube_server.planning import PlanOptions, plan_store
 from cube_server.postgres import PostgresBackend
 from cube_server.project import Project, load_project, open_engine
 from cube_server.query import FactsQuery, MembersQuery, Query
@@ -131,6 +132,17 @@ def test_a_query_past_the_timeout_is_answered_504(served: CubeEngine) -> None:
     response = TestClient(create_app(hurried)).get(f"/v1/cubes/{CUBE}/aggregate", params={"drilldown": "customer"})
     assert response.status_code == 504, response.text
     assert response.json()["error"]["code"] == "query_timeout"
+
+
+def test_a_store_plan_estimates_every_candidate(served: CubeEngine, engine: CubeEngine) -> None:
+    options = PlanOptions(budget=0.5, max_dimensions=2, sample_rows=10_000)
+    plans = [plan_store(each, options).cubes[0] for each in (served, engine)]
+    for plan in plans:
+        assert plan.fact_rows == 60_000 and 0 < plan.sampled_rows <= 20_000
+        assert all(chosen.rows > 0 for chosen in plan.chosen)
+    assert plans[0].candidates == plans[1].candidates
+    declared = {chosen.spec.name for chosen in plans[1].chosen if chosen.mandatory}
+    assert declared <= {chosen.spec.name for chosen in plans[0].chosen}
 
 
 # ---- PostgreSQL only: what a server engine adds -------------------------------------------------------
