@@ -32,7 +32,7 @@ import hashlib
 import json
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,8 @@ class Project:
     store_dir: Path
     plan_options: PlanOptions = PlanOptions()
     reports_dir: Path | None = None  # report definitions (``reports/*.json``), when the project has any
-    engine_url: str | None = None  # [engine] url: the tables are in this database, not in the files
+    # [engine] url: the tables are in this database, not in the files (left out of the repr: it may hold a password)
+    engine_url: str | None = field(default=None, repr=False)
     store_schema: str = DEFAULT_STORE_SCHEMA  # [engine] store_schema: where a database engine keeps cuboids
 
     def table_files(self) -> dict[str, list[Path]]:

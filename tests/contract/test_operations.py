@@ -146,10 +146,14 @@ def test_a_store_plan_estimates_every_candidate(served: CubeEngine, engine: Cube
 
 
 # ---- PostgreSQL only: what a server engine adds -------------------------------------------------------
-def test_credentials_are_never_shown(pg_cluster: Cluster, pg_telecom_project: Project) -> None:
+def test_credentials_are_never_shown(
+    pg_cluster: Cluster, pg_telecom_url: str, telecom_data: Path, tmp_path: Path
+) -> None:
     url = f"postgresql+psycopg://{pg_cluster.user}:s3cret-pw@127.0.0.1:{pg_cluster.port}/telecom"
     settings = Settings(engine_url=url, engine_password="other-s3cret")
     assert "s3cret" not in repr(settings)
+    project = load_project(with_engine(write_project(tmp_path / "project", telecom_data), url))
+    assert project.engine_url == url and "s3cret" not in repr(project)
     backend = PostgresBackend(url, ["charges"], settings)  # the test cluster trusts local users: any password
     try:
         assert "s3cret" not in repr(backend) and "***" in repr(backend)
