@@ -36,6 +36,7 @@ from cube_models.errors import (
 from cube_server.errors import (
     DrilldownError,
     DrilldownSyntaxError,
+    EngineUnavailableError,
     InvalidParameterError,
     PathTooLongError,
     QueryTimeoutError,
@@ -62,6 +63,7 @@ STATUS_BY_ERROR: dict[type[BaseException], int] = {
     RateLimitedError: 429,
     QueryTimeoutError: 504,
     ServiceNotReadyError: 503,
+    EngineUnavailableError: 503,
     InternalError: 500,
     CubeError: 500,
 }
@@ -116,7 +118,7 @@ ERROR_CODES_BY_STATUS = {
     410: ["version_unavailable"],
     429: ["rate_limited"],
     500: ["internal_error"],
-    503: ["not_ready"],
+    503: ["not_ready", "engine_unavailable"],
     504: ["query_timeout"],
 }
 
@@ -181,7 +183,7 @@ def _slicer_internal_error(request: Request) -> Response:
 def _slicer_error(request: Request, error: CubeError) -> Response:
     status = status_for(error, slicer=True)
     error_type = slicer_type_for(error)
-    if isinstance(error, ServiceNotReadyError):
+    if isinstance(error, ServiceNotReadyError | EngineUnavailableError):
         error_type = "not_ready"
     elif status >= 500 and not isinstance(error, QueryTimeoutError):
         log.error("internal error %s: %s", request_id(request), error.message, exc_info=error)
@@ -208,7 +210,7 @@ def _cube_error(request: Request, error: CubeError) -> Response:
     if is_slicer(request):
         return _slicer_error(request, error)
     status = status_for(error)
-    if status >= 500 and not isinstance(error, (QueryTimeoutError, ServiceNotReadyError)):
+    if status >= 500 and not isinstance(error, (QueryTimeoutError, ServiceNotReadyError, EngineUnavailableError)):
         log.error("internal error %s: %s", request_id(request), error.message, exc_info=error)
         return envelope(request, status, "internal_error", "internal server error; see the server log")
     return envelope(request, status, error.code, error.message, error.details)

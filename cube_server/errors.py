@@ -61,6 +61,12 @@ class BackendError(InternalError):
     code = "backend_error"
 
 
+class EngineUnavailableError(CubeError):
+    """The database holding the facts cannot be reached (down, or refusing connections): an answer, not a bug."""
+
+    code = "engine_unavailable"
+
+
 class ProjectError(InternalError):
     """A project directory or its configuration cannot be used."""
 

@@ -33,7 +33,7 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from aggregates.store import BuiltCuboid
 from cube_server.backends import CompiledStatement, WrittenCuboid
-from cube_server.errors import BackendError, ProjectError, QueryTimeoutError
+from cube_server.errors import BackendError, EngineUnavailableError, ProjectError, QueryTimeoutError
 from cube_server.postgres_arrow import arrow_batch, arrow_schema, type_name
 from cube_server.settings import Settings
 
@@ -129,7 +129,7 @@ class PostgresBackend:
         try:
             pooled = self._engine.raw_connection()
         except (sa.exc.SQLAlchemyError, psycopg.Error) as exc:
-            raise BackendError(f"cannot connect to {self.url_text}: {_reason(exc)}") from exc
+            raise EngineUnavailableError(f"cannot connect to {self.url_text}: {_reason(exc)}") from exc
         try:
             yield pooled.driver_connection  # type: ignore[misc]
         finally:
@@ -379,4 +379,6 @@ def _reason(exc: BaseException) -> str:
 def _query_error(exc: psycopg.Error, deadline: float) -> Exception:
     if isinstance(exc, psycopg.errors.QueryCanceled) or time.monotonic() >= deadline:
         return QueryTimeoutError(_TIMEOUT)
+    if isinstance(exc, psycopg.OperationalError):  # the connection broke: the server went away mid-query
+        return EngineUnavailableError(f"the database connection failed: {_reason(exc)}")
     return BackendError(f"query failed: {_reason(exc)}")

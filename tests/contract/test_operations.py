@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+import sqlalchemy
 from conftest import CUBE, write_project
 from fastapi.testclient import TestClient
 from pg_cluster import Cluster, with_engine
@@ -27,7 +28,7 @@ from api.cli import main
 from cube_server.backends import CompiledStatement
 from cube_server.cut_syntax import parse_cuts, parse_drilldown
 from cube_server.engine import CubeEngine
-from cube_server.errors import BackendError, QueryTimeoutError
+from cube_server.errors import EngineUnavailableError, QueryTimeoutError
 from cube_server.planning import PlanOptions, plan_store
 from cube_server.postgres import PostgresBackend
 from cube_server.project import Project, load_project, open_engine
@@ -160,7 +161,7 @@ def test_credentials_are_never_shown(
     finally:
         backend.close()
     unreachable = f"postgresql+psycopg://someone:s3cret-pw@127.0.0.1:{pg_cluster.port + 1}/telecom"
-    with pytest.raises(BackendError) as refused:
+    with pytest.raises(EngineUnavailableError) as refused:
         PostgresBackend(unreachable, ["charges"], settings)
     assert "s3cret" not in refused.value.message and "127.0.0.1" in refused.value.message
 
@@ -192,3 +193,20 @@ def test_load_postgres_then_serve_with_only_the_engine_url(
         assert served.aggregate(query).cells == engine.aggregate(query).cells
     finally:
         served.backend.close()
+
+
+def test_a_database_that_cannot_be_reached_is_answered_503(pg_cluster: Cluster, pg_telecom_project: Project) -> None:
+    engine = open_engine(pg_telecom_project, Settings(), use_store=False)
+    backend = engine.backend
+    assert isinstance(backend, PostgresBackend)
+    backend.close()
+    # the server goes away under a running engine: every connection is refused from now on
+    unreachable = f"postgresql+psycopg://{pg_cluster.user}@127.0.0.1:{pg_cluster.port + 1}/telecom"
+    backend._engine = sqlalchemy.create_engine(unreachable)  # type: ignore[attr-defined]
+    client = TestClient(create_app(engine))
+    response = client.get(f"/v1/cubes/{CUBE}/aggregate")
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "engine_unavailable"
+    slicer = client.get(f"/cube/{CUBE}/aggregate")
+    assert slicer.status_code == 503 and slicer.json()["error"] == "not_ready"
+    backend.close()
