@@ -2,9 +2,10 @@
 
 Each test runs once per engine (``duckdb`` over the session's Parquet files, ``postgresql`` over the same rows
 in the throw-away cluster) and compares with the DuckDB engine where an answer is checked: explain shows the
-SQL that runs (in the engine's own dialect), the Slicer and v1 HTTP answers, streamed members and facts, and a
-query past its deadline answered as ``query_timeout``. The PostgreSQL-only tests cover what only a server
-engine has: credentials never shown, the connection pool, and ``cube-server load-postgres``.
+SQL that runs (in the engine's own dialect), the Slicer and v1 HTTP answers, streamed members and facts, store
+plans, and a query past its deadline answered as ``query_timeout``. The PostgreSQL-only tests cover what only a
+server engine has: credentials never shown, the connection pool, ``cube-server load-postgres``, and a database
+that cannot be reached (503 ``engine_unavailable``).
 """
 
 from __future__ import annotations
@@ -101,6 +102,11 @@ def test_v1_operations_answer_as_duckdb(served: CubeEngine, engine: CubeEngine) 
     clients = [TestClient(create_app(each)) for each in (served, engine)]
     for path, params in requests:
         answers = [without_meta(body(client.get(f"{base}/{path}", params=params))) for client in clients]
+        assert answers[0] == answers[1], path
+    # one fact by its key, and a cut's report, on the Slicer surface
+    key = body(clients[1].get(f"{base}/facts", params={"limit": "1", "offset": "777"}))["rows"][0]["charge_id"]
+    for path in (f"/cube/{CUBE}/fact/{key}", f"/cube/{CUBE}/cell?cut=time:2025,2"):
+        answers = [without_meta(body(client.get(path))) for client in clients]
         assert answers[0] == answers[1], path
 
 
