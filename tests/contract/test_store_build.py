@@ -14,6 +14,9 @@ An engine that cannot do something yet is marked ``xfail`` with the exception it
 
 ``postgresql`` builds the cuboids inside PostgreSQL, as tables of a store schema of its own, from the session's
 rows loaded there (the ``pg_telecom_url`` database); it serves them from there too.
+
+``spark`` builds the cuboids with Spark SQL on a local cluster (the ``spark`` fixture) from the same Parquet
+files, into the same Parquet store layout, which DuckDB then serves.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from cube_server.project import Project, load_project, open_engine
 from cube_server.query import DrilldownItem, Query
 from cube_server.refresh import append_facts
 from cube_server.settings import Settings
+from cube_server.spark_build.build import build_store_with_spark
 
 PAGE = 1_000  # cells compared per cuboid (high-cardinality grains are paged)
 
@@ -84,9 +88,24 @@ def build_with_postgresql(directory: Path, data: Path, work: Path, pg_telecom_ur
     return served("postgresql", project, report.manifest)
 
 
-BUILDERS: dict[str, Builder] = {"duckdb": build_with_duckdb, "postgresql": build_with_postgresql}
-BUILDER_FIXTURES: dict[str, tuple[str, ...]] = {"postgresql": ("pg_telecom_url",)}
-ENGINES = [pytest.param("duckdb", id="duckdb"), pytest.param("postgresql", id="postgresql")]
+def build_with_spark(directory: Path, data: Path, work: Path, spark: Any) -> Built:
+    project = store_project(directory, data)
+    building = open_engine(project, Settings(), use_store=False)
+    report = build_store_with_spark(building, project, CuboidStore(project.store_dir), spark)
+    return served("spark", project, report.manifest)
+
+
+BUILDERS: dict[str, Builder] = {
+    "duckdb": build_with_duckdb,
+    "postgresql": build_with_postgresql,
+    "spark": build_with_spark,
+}
+BUILDER_FIXTURES: dict[str, tuple[str, ...]] = {"postgresql": ("pg_telecom_url",), "spark": ("spark",)}
+ENGINES = [
+    pytest.param("duckdb", id="duckdb"),
+    pytest.param("postgresql", id="postgresql"),
+    pytest.param("spark", id="spark"),
+]
 
 
 @pytest.fixture(scope="module")
