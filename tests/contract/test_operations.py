@@ -95,6 +95,7 @@ def test_v1_operations_answer_as_duckdb(served: CubeEngine, engine: CubeEngine) 
         ("aggregate", {"cut": "time:2025,1", "drilldown": "time:month|channel", "measures": "revenue,arpu"}),
         ("drilldown", {"cut": "geography:domestic", "dimension": "geography", "depth": "2"}),
         ("rollup", {"drilldown": "time:day", "cut": "time:2025,1,2", "dimension": "time", "steps": "2"}),
+        ("slice", {"cut": "time:2024,4|customer:key_account|!channel:web_portal", "drilldown": "product"}),
         ("pivot", {"rows": "product:line", "columns": "time:year", "measures": "revenue,subscribers"}),
         ("members/organisation", {"level": "province_branch", "search": "guang"}),
         ("facts", {"cut": "product:data_services|time:2025,1,1", "fields": "charge_id,time.hour,revenue"}),
