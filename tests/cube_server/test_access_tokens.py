@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,22 +48,25 @@ def test_an_hs256_token_gives_its_subject_and_roles() -> None:
     assert custom.verify(jwt.encode(claims(groups=["admin"]), SECRET, algorithm="HS256")).roles == ("admin",)
 
 
+# Tokens are made when each test runs, not when the module is collected: a long test run would otherwise
+# see the tokens that should be fresh expire before their test.
 @pytest.mark.parametrize(
-    ("token", "message"),
+    ("make", "message"),
     [
-        (jwt.encode(claims(exp=int(time.time()) - 120), SECRET, algorithm="HS256"), "expired"),
-        (jwt.encode(claims(), SECRET[::-1], algorithm="HS256"), "not valid"),
-        (jwt.encode(claims(), SECRET, algorithm="HS512"), "not valid"),  # not the configured algorithm
-        (jwt.encode(claims(), None, algorithm="none"), "not valid"),
-        (jwt.encode({"sub": "alice", "roles": ["reader"]}, SECRET, algorithm="HS256"), "not valid"),  # no exp
-        (jwt.encode({"exp": int(time.time()) + 600}, SECRET, algorithm="HS256"), "not valid"),  # no sub
-        (jwt.encode(claims(nbf=int(time.time()) + 600), SECRET, algorithm="HS256"), "not valid"),
-        ("a.b.c", "not valid"),
+        (lambda: jwt.encode(claims(exp=int(time.time()) - 120), SECRET, algorithm="HS256"), "expired"),
+        (lambda: jwt.encode(claims(), SECRET[::-1], algorithm="HS256"), "not valid"),
+        (lambda: jwt.encode(claims(), SECRET, algorithm="HS512"), "not valid"),  # not the configured algorithm
+        (lambda: jwt.encode(claims(), None, algorithm="none"), "not valid"),
+        (lambda: jwt.encode({"sub": "alice", "roles": ["reader"]}, SECRET, algorithm="HS256"), "not valid"),  # no exp
+        (lambda: jwt.encode({"exp": int(time.time()) + 600}, SECRET, algorithm="HS256"), "not valid"),  # no sub
+        (lambda: jwt.encode(claims(nbf=int(time.time()) + 600), SECRET, algorithm="HS256"), "not valid"),
+        (lambda: "a.b.c", "not valid"),
     ],
+    ids=["expired", "other-secret", "other-algorithm", "none", "no-exp", "no-sub", "not-yet-valid", "garbage"],
 )
-def test_forged_expired_and_malformed_tokens_are_refused(token: str, message: str) -> None:
+def test_forged_expired_and_malformed_tokens_are_refused(make: Callable[[], str], message: str) -> None:
     with pytest.raises(UnauthenticatedError, match=message):
-        TokenVerifier(SECRET, "HS256").verify(token)
+        TokenVerifier(SECRET, "HS256").verify(make())
 
 
 def test_audience_and_issuer_are_checked_when_configured() -> None:
