@@ -36,7 +36,7 @@ from cube_server.planning import StorePlan, plan_store
 from cube_server.project import CONFIG_NAME, Project, ensure_data, load_project, open_engine
 from cube_server.query import Query
 from cube_server.query_log import NAME as QUERY_LOG
-from cube_server.refresh import append_facts, replace_facts
+from cube_server.refresh import CuboidRefresh, append_facts, replace_facts
 from cube_server.reports import find_report, load_reports, parse_period, run_report
 from cube_server.settings import Settings
 
@@ -213,6 +213,20 @@ def _store_builder(args: argparse.Namespace, project: Project) -> Iterator[Store
         yield lambda engine, store, progress, specs: build_store_with_spark(
             engine, project, store, spark, progress, specs
         )
+
+
+@contextmanager
+def _cuboid_refresher(args: argparse.Namespace, project: Project) -> Iterator[CuboidRefresh | None]:
+    """Who computes a refresh's cuboids: the project's engine (None), or Spark."""
+    if args.engine != "spark":
+        yield None
+        return
+    from cube_server.spark_build.refresh import SparkCuboidRefresh
+    from cube_server.spark_build.session import parse_conf, spark_session
+
+    print(f"starting Spark on {args.spark_master} ...", file=sys.stderr, flush=True)
+    with spark_session(args.spark_master, parse_conf(args.spark_conf)) as spark:
+        yield SparkCuboidRefresh(spark, project)
 
 
 def _serve_options(parser: argparse.ArgumentParser) -> None:
@@ -416,19 +430,20 @@ def _refresh(args: argparse.Namespace) -> int:
         ):
             audited["version"] = _build_with_progress(engine, project, builder=builder)
         return 0
-    if args.engine == "spark":
-        raise ValueError("--append and --replace refresh with the project's engine; --engine spark rebuilds")
     store = CuboidStore(project.store_dir, engine.settings.version_grace_s)
     if args.append is not None:
         details = {"mode": "append", "file": str(args.append)}
     else:
         start, end, file = args.replace
         details = {"mode": "replace", "from": start, "to": end, "file": file}
-    with command_line_operation(engine.settings, project.root, "refresh", **details) as audited:
+    with (
+        command_line_operation(engine.settings, project.root, "refresh", engine=args.engine, **details) as audited,
+        _cuboid_refresher(args, project) as refresh_cuboids,
+    ):
         if args.append is not None:
-            report = append_facts(engine, project, store, args.append)
+            report = append_facts(engine, project, store, args.append, refresh_cuboids)
         else:
-            report = replace_facts(engine, project, store, start, end, Path(file))
+            report = replace_facts(engine, project, store, start, end, Path(file), refresh_cuboids)
         audited.update(version=report.manifest.version, rows_added=report.rows_added, rows_removed=report.rows_removed)
     print(text_table(["cuboid", "refresh"], [[name, what] for name, what in report.cuboids.items()]))
     print(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -85,17 +86,31 @@ class RefreshReport:
 
 
 @dataclass(frozen=True, slots=True)
-class _Change:
+class Change:
     """What a refresh changes in the facts: the changed rows, and the fact files afterwards."""
 
     changed: sa.TableClause  # rows added and rows removed (their cells change)
     added: sa.TableClause
     after: sa.TableClause  # all the facts after the change
     time_bounds: dict[str, tuple[Any, Any]]  # fact time column -> (min, max) over the changed rows
+    after_files: tuple[Path, ...] = ()  # the files of ``after``, for an engine that reads them itself
 
 
-def append_facts(engine: CubeEngine, project: Project, store: CuboidStore, file: Path) -> RefreshReport:
-    """Add the facts in ``file`` and merge them into the store (incremental aggregation)."""
+# (engine, store, current manifest, new version, fact table, change, merge=) -> (manifest, what was done to each)
+CuboidRefresh = Callable[..., tuple[Manifest, dict[str, str]]]
+
+
+def append_facts(
+    engine: CubeEngine,
+    project: Project,
+    store: CuboidStore,
+    file: Path,
+    refresh_cuboids: CuboidRefresh | None = None,
+) -> RefreshReport:
+    """Add the facts in ``file`` and merge them into the store (incremental aggregation).
+
+    ``refresh_cuboids`` computes the cuboids' side (by default here, with DuckDB; the Spark build has its own).
+    """
     started = time.monotonic()
     with store.lock():
         _recover(project)
@@ -108,9 +123,10 @@ def append_facts(engine: CubeEngine, project: Project, store: CuboidStore, file:
             backend = engine.backend
             added = backend.files_view(f"refresh_added_{_sql_name(version)}", [staged])
             after = backend.files_view(f"refresh_after_{_sql_name(version)}", [*files, staged])
-            change = _Change(added, added, after, _time_bounds(engine, table, added))
+            change = Change(added, added, after, _time_bounds(engine, table, added), (*files, staged))
             rows_added = _count(engine, added)
-            manifest, done = _refresh_cuboids(engine, store, current, version, table, change, merge=True)
+            compute = refresh_cuboids or _refresh_cuboids
+            manifest, done = compute(engine, store, current, version, table, change, merge=True)
             manifest = _switch_and_publish(engine, project, store, manifest, table, directory, {staged: incoming}, [])
         except BaseException:
             _discard(engine, store, directory, version)
@@ -119,7 +135,13 @@ def append_facts(engine: CubeEngine, project: Project, store: CuboidStore, file:
 
 
 def replace_facts(
-    engine: CubeEngine, project: Project, store: CuboidStore, start: str, end: str, file: Path
+    engine: CubeEngine,
+    project: Project,
+    store: CuboidStore,
+    start: str,
+    end: str,
+    file: Path,
+    refresh_cuboids: CuboidRefresh | None = None,
 ) -> RefreshReport:
     """Replace the facts of the time range ``start``..``end`` (inclusive) by the rows of ``file``."""
     started = time.monotonic()
@@ -172,9 +194,11 @@ def replace_facts(
                 rewritten.pop(path).unlink()
             after_files = [rewritten.get(path, path) for path in files if path not in emptied]
             after = backend.files_view(f"refresh_after_{_sql_name(version)}", [*after_files, *kept_new])
-            change = _Change(changed, added, after, _time_bounds(engine, table, changed))
+            bounds = _time_bounds(engine, table, changed)
+            change = Change(changed, added, after, bounds, (*after_files, *kept_new))
             rows_added = _count(engine, added)
-            manifest, done = _refresh_cuboids(engine, store, current, version, table, change, merge=False)
+            compute = refresh_cuboids or _refresh_cuboids
+            manifest, done = compute(engine, store, current, version, table, change, merge=False)
             moves = {staged: incoming} if kept_new else {}
             moves.update({target: target.with_suffix("") for target in rewritten.values()})
             removals = [*rewritten, *emptied, *([] if kept_new else [staged])]
@@ -254,7 +278,7 @@ def _refresh_cuboids(
     current: Manifest,
     version: str,
     table: str,
-    change: _Change,
+    change: Change,
     *,
     merge: bool,
 ) -> tuple[Manifest, dict[str, str]]:
@@ -269,7 +293,7 @@ def _refresh_cuboids(
         for built in current.cuboids:
             cube = engine.catalog.cube(built.cube)
             if cube.fact != table:
-                _link_tree(old_dir / built.path, staging / built.path)
+                link_tree(old_dir / built.path, staging / built.path)
                 cuboids.append(built)
                 done[f"{cube.name}.{built.name}"] = "unchanged"
                 continue
@@ -284,7 +308,7 @@ def _refresh_cuboids(
 
 
 def _recompute_scans(
-    engine: CubeEngine, current: Manifest, table: str, change: _Change, merge: bool, prefix: str
+    engine: CubeEngine, current: Manifest, table: str, change: Change, merge: bool, prefix: str
 ) -> dict[tuple[str, str], sa.Select[Any]]:
     """The rows of every cuboid that cannot merge, recomputed from the facts of the periods the change touches.
 
@@ -297,10 +321,10 @@ def _recompute_scans(
         if cube.fact != table:
             continue
         star = _star_over(engine, cube, change.after)
-        specs = [built.spec for built in current.cuboids_of(cube.name) if not (merge and _mergeable(cube, built))]
+        specs = [built.spec for built in current.cuboids_of(cube.name) if not (merge and mergeable(cube, built))]
         passes: dict[str, tuple[sa.ColumnElement[bool] | None, list[Any]]] = {}
         for spec in specs:
-            where = _period_filter(cube, spec, star, change.time_bounds)
+            where = period_filter(cube, spec, star, change.time_bounds)
             key = "" if where is None else compile_literal(where)
             passes.setdefault(key, (where, []))[1].append(spec)
         for index, (where, group) in enumerate(passes.values()):
@@ -310,7 +334,7 @@ def _recompute_scans(
     return result
 
 
-def _mergeable(cube: Cube, built: BuiltCuboid) -> bool:
+def mergeable(cube: Cube, built: BuiltCuboid) -> bool:
     return all(m.function is not AggFunc.COUNT_DISTINCT for m in stored_measures(cube, built.spec))
 
 
@@ -321,7 +345,7 @@ def _refresh_one(
     old_dir: Path,
     staging: Path,
     version: str,
-    change: _Change,
+    change: Change,
     recomputed: sa.Select[Any] | None,
 ) -> tuple[BuiltCuboid, str]:
     """Merge the change's partials into one cuboid, or take its touched cells from ``recomputed`` rows."""
@@ -366,9 +390,9 @@ def _refresh_one(
     target = staging / built.path
     write_select(backend, select, target, key_column)
     if key_column:
-        _link_untouched(old_dir / built.path, target, key_column, touched_partitions)
+        link_untouched(old_dir / built.path, target, key_column, touched_partitions)
     elif not (target / "data.parquet").exists():
-        _link_tree(old_dir / built.path, target)
+        link_tree(old_dir / built.path, target)
     backend.run_statement(f'DROP TABLE IF EXISTS "touched_{name}"')
     backend.run_statement(f'DROP VIEW IF EXISTS "merge_{name}"')
     rows, partitions, size = describe_written(backend, target, key_column)
@@ -383,7 +407,7 @@ def _touched_partitions(backend: Any, name: str, key_column: str | None) -> list
     return sorted(str(value) for (value,) in rows)
 
 
-def _period_filter(
+def period_filter(
     cube: Cube, spec: Any, star: Star, bounds: dict[str, tuple[Any, Any]]
 ) -> sa.ColumnElement[bool] | None:
     """Facts of the periods the changed rows fall in, at the cuboid's time level (lets DuckDB skip row groups).
@@ -411,17 +435,17 @@ def _star_over(engine: CubeEngine, cube: Cube, facts: sa.TableClause) -> Star:
     return engine.star(cube.name).over_facts(facts)
 
 
-def _link_untouched(old: Path, target: Path, key_column: str, touched: list[str]) -> None:
+def link_untouched(old: Path, target: Path, key_column: str, touched: list[str]) -> None:
     """Hard-link the partitions the refresh did not touch (their files are immutable)."""
     if not old.is_dir():
         return
     for partition in old.iterdir():
         value = partition.name.split("=", 1)[1] if "=" in partition.name else None
         if partition.is_dir() and value not in touched:
-            _link_tree(partition, target / partition.name)
+            link_tree(partition, target / partition.name)
 
 
-def _link_tree(source: Path, target: Path) -> None:
+def link_tree(source: Path, target: Path) -> None:
     for path in source.rglob("*"):
         if path.is_file():
             destination = target / path.relative_to(source)

@@ -32,4 +32,14 @@ def running_spark() -> Iterator[Any]:
     try:
         yield session
     finally:
+        context = type(session.sparkContext)
+        gateway = context._gateway
         session.stop()
+        # Stopping leaves the JVM and pyspark's sockets to it open until the interpreter exits: close them,
+        # and end the JVM (it exits when its standard input closes).
+        gateway.shutdown()
+        if gateway.proc is not None and gateway.proc.stdin is not None:
+            gateway.proc.stdin.close()
+            gateway.proc.wait(timeout=60)
+        context._gateway = None
+        context._jvm = None

@@ -9,7 +9,8 @@ on the session's local cluster (``spark`` fixture). Then
   distinct counts equal), in the same directory layout;
 - the HTTP API answers every cuboid's grain and a mix of cut and rolled-up questions identically over the two
   stores, from cuboids;
-- ``cube-server build --engine spark`` builds a serving store through the command line.
+- ``cube-server build --engine spark`` builds a serving store through the command line;
+- an append and a replacement refreshed by Spark leave the store DuckDB's refreshes leave.
 
 Under CI (``CI=true``) Spark must start: the tests fail rather than skip (tests/contract/conftest.py).
 """
@@ -17,9 +18,11 @@ Under CI (``CI=true``) Spark must start: the tests fail rather than skip (tests/
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,8 +40,10 @@ from cube_server.build import build_store
 from cube_server.planning import plan_store
 from cube_server.project import Project, load_project, open_engine
 from cube_server.query_log import NAME as QUERY_LOG
+from cube_server.refresh import append_facts, replace_facts
 from cube_server.settings import Settings
 from cube_server.spark_build.build import build_store_with_spark
+from cube_server.spark_build.refresh import SparkCuboidRefresh
 from cube_server.telecom import generate_telecom
 
 ROWS = 1_000_000
@@ -166,3 +171,63 @@ def test_serving_never_imports_pyspark() -> None:
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
 
+
+def store_rows(project: Project, manifest: Manifest) -> dict[str, tuple[Any, ...]]:
+    """Every cuboid's column types and sorted rows, and its manifest entry's rows and partitions."""
+    connection = duckdb.connect()
+    held = {}
+    for cuboid in manifest.cuboids:
+        _, files = cuboid_files(project, manifest, cuboid.name)
+        columns = connection.execute(f"DESCRIBE SELECT * FROM {files}").fetchall()
+        rows = connection.execute(f"SELECT * FROM {files} ORDER BY ALL").fetchall()
+        held[cuboid.name] = (cuboid.rows, cuboid.partitions, columns, rows)
+    return held
+
+
+def test_refreshes_with_spark_equal_duckdbs(spark: Any, telecom_data: Path, tmp_path: Path) -> None:
+    """An append then a day's replacement, refreshed by Spark in one copy of a project and by DuckDB in another.
+
+    The store holds the declared cuboids (distinct counts: touched cells recomputed) and two selected ones
+    (their measures merge: the new facts' partials merged in); after each refresh both stores hold the same
+    rows, and each cuboid was refreshed the same way (the same number of touched cells recomputed).
+    """
+    projects = {}
+    for name in ("duckdb", "spark"):
+        shutil.copytree(telecom_data, tmp_path / name / "data")
+        project = store_project(tmp_path / name / "project", tmp_path / name / "data")
+        engine = open_engine(project, Settings(), use_store=False)
+        options = replace(project.plan_options, budget=2.0, max_cuboids=2)  # two selected: they merge
+        build_store(engine, CuboidStore(project.store_dir), specs=plan_store(engine, options).specs_by_cube())
+        projects[name] = project
+    facts = sorted((telecom_data / "facts").glob("*.parquet"))[0]
+    appended, replacement = tmp_path / "appended.parquet", tmp_path / "replacement.parquet"
+    duckdb.sql(
+        f"COPY (SELECT * REPLACE (charge_id + 10000000 AS charge_id) FROM read_parquet('{facts}') LIMIT 400) "
+        f"TO '{appended}' (FORMAT parquet)"
+    )
+    duckdb.sql(
+        f"COPY (SELECT * REPLACE (revenue * 2 AS revenue) FROM read_parquet('{facts}') "
+        f"WHERE charged_at >= TIMESTAMP '2025-03-14' AND charged_at < TIMESTAMP '2025-03-15' LIMIT 30) "
+        f"TO '{replacement}' (FORMAT parquet)"
+    )
+
+    def refresh(name: str, step: Any) -> tuple[dict[str, str], dict[str, tuple[Any, ...]]]:
+        project = projects[name]
+        engine = open_engine(project, Settings(), use_store=False)
+        cuboids = SparkCuboidRefresh(spark, project) if name == "spark" else None
+        report = step(engine, project, CuboidStore(project.store_dir), cuboids)
+        return report.cuboids, store_rows(project, report.manifest)
+
+    steps = {
+        "append": lambda engine, project, store, cuboids: append_facts(engine, project, store, appended, cuboids),
+        "replace": lambda engine, project, store, cuboids: replace_facts(
+            engine, project, store, "2025-03-14", "2025-03-14", replacement, cuboids
+        ),
+    }
+    for mode, step in steps.items():
+        duck_done, duck_rows = refresh("duckdb", step)
+        spark_done, spark_rows = refresh("spark", step)
+        assert spark_done == duck_done, mode
+        ways = {what.split(" ", 1)[0] for what in duck_done.values()}
+        assert ways == ({"merged", "recomputed"} if mode == "append" else {"recomputed"}), duck_done
+        assert spark_rows == duck_rows, mode

@@ -40,6 +40,7 @@ from cube_server.query import DrilldownItem, Query
 from cube_server.refresh import append_facts
 from cube_server.settings import Settings
 from cube_server.spark_build.build import build_store_with_spark
+from cube_server.spark_build.refresh import SparkCuboidRefresh
 
 PAGE = 1_000  # cells compared per cuboid (high-cardinality grains are paged)
 
@@ -186,18 +187,29 @@ REFRESH_ENGINES = [
             "then the store is rebuilt",
         ),
     ),
+    pytest.param("spark", id="spark"),
 ]
 
 
 @pytest.mark.parametrize("built", REFRESH_ENGINES, indirect=True)
-def test_appended_facts_are_merged_into_the_store(built: Built, tmp_path: Path) -> None:
-    """Incremental refresh on a private copy of the project: the store then answers as the grown facts do."""
+def test_appended_facts_are_merged_into_the_store(built: Built, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Incremental refresh on a private copy of the project: the store then answers as the grown facts do.
+
+    Spark builds the copy's store and computes the refresh's cuboids; DuckDB checks and stages the file.
+    """
     project = built.project
-    if built.engine == "duckdb":
+    refresh_cuboids = None
+    if built.engine in ("duckdb", "spark"):
         data = tmp_path / "data"
         shutil.copytree(project.data_root, data)
         project = store_project(tmp_path / "project", data)
-        build_store(open_engine(project, Settings(), use_store=False), CuboidStore(project.store_dir))
+        building = open_engine(project, Settings(), use_store=False)
+        if built.engine == "spark":
+            spark = request.getfixturevalue("spark")
+            build_store_with_spark(building, project, CuboidStore(project.store_dir), spark)
+            refresh_cuboids = SparkCuboidRefresh(spark, project)
+        else:
+            build_store(building, CuboidStore(project.store_dir))
     appended = tmp_path / "appended.parquet"
     facts = sorted((project.data_root / "facts").glob("*.parquet"))
     duckdb.sql(
@@ -206,7 +218,7 @@ def test_appended_facts_are_merged_into_the_store(built: Built, tmp_path: Path) 
     )
     engine = open_engine(project, Settings(), use_store=False)
     try:
-        report = append_facts(engine, project, CuboidStore(project.store_dir), appended)
+        report = append_facts(engine, project, CuboidStore(project.store_dir), appended, refresh_cuboids)
     finally:
         engine.backend.close()
     assert report.rows_added == 500
