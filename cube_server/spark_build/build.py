@@ -32,6 +32,7 @@ from aggregates.algebra import partial_column, partials
 from aggregates.lattice import CuboidSpec, build_order, declared_cuboids
 from aggregates.store import BuiltCuboid, CuboidStore, Manifest, now_text
 from cube_models import AggFunc, Cube, Measure
+from cube_models.errors import CubeError
 from cube_server.build import (
     BuildReport,
     Progress,
@@ -87,17 +88,22 @@ def build_store_with_spark(
         staging.mkdir(parents=True)
         plans = [(cube, spec) for cube in engine.catalog.cubes for spec in specs_of(cube)]
         built: list[BuiltCuboid] = []
-        with tables_registered(spark, engine, project), SparkViews(spark) as views:
-            shared: dict[tuple[str, str], Any] = {}
-            for cube in engine.catalog.cubes:
-                star = engine.star(cube.name)
-                shared.update(shared_scan(spark, engine, star, specs_of(cube), views))
-            for index, (cube, spec) in enumerate(plans, start=1):
-                if progress:
-                    progress(index, len(plans), f"{cube.name}.{spec.name}")
-                siblings = [b for b in built if b.cube == cube.name]
-                prepared = shared.get((cube.name, spec.name))
-                built.append(_build_one(spark, engine, cube, spec, staging, siblings, prepared, views))
+        try:
+            with tables_registered(spark, engine, project), SparkViews(spark) as views:
+                shared: dict[tuple[str, str], Any] = {}
+                for cube in engine.catalog.cubes:
+                    star = engine.star(cube.name)
+                    shared.update(shared_scan(spark, engine, star, specs_of(cube), views))
+                for index, (cube, spec) in enumerate(plans, start=1):
+                    if progress:
+                        progress(index, len(plans), f"{cube.name}.{spec.name}")
+                    siblings = [b for b in built if b.cube == cube.name]
+                    prepared = shared.get((cube.name, spec.name))
+                    built.append(_build_one(spark, engine, cube, spec, staging, siblings, prepared, views))
+        except CubeError:
+            raise
+        except Exception as exc:  # Spark's errors come from the JVM or over Connect: one message, the cause chained
+            raise SparkBuildError(f"Spark could not build the store: {exc}") from exc
         manifest = Manifest(version, now_text(), engine.model_hash, engine.facts_version, tuple(built))
         store.publish(manifest)
     return BuildReport(manifest, time.monotonic() - started)
@@ -242,11 +248,10 @@ def _build_one(
     target = staging / cube.name / spec.name
     partition = partition_level(cube, spec)
     key_column = partition_column(cube, partition)
+    types = column_types(engine, cube, spec)
     try:
-        write_cuboid(typed(frame, column_types(engine, cube, spec)), target, key_column)
-    except SparkBuildError:
-        raise
-    except Exception as exc:  # Spark's errors come from the JVM or over Connect: name the cuboid that failed
+        write_cuboid(typed(frame, types), target, key_column)
+    except Exception as exc:  # name the cuboid that failed
         raise SparkBuildError(f"Spark could not build cuboid {cube.name}.{spec.name}: {exc}") from exc
     rows, partitions, size = describe_written(engine.backend, target, key_column)
     return BuiltCuboid(

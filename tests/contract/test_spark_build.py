@@ -37,6 +37,7 @@ from aggregates.store import CuboidStore, Manifest
 from api.app import create_app
 from api.cli import main
 from cube_server.build import build_store
+from cube_server.errors import SparkBuildError
 from cube_server.planning import plan_store
 from cube_server.project import Project, load_project, open_engine
 from cube_server.query_log import NAME as QUERY_LOG
@@ -231,3 +232,18 @@ def test_refreshes_with_spark_equal_duckdbs(spark: Any, telecom_data: Path, tmp_
         ways = {what.split(" ", 1)[0] for what in duck_done.values()}
         assert ways == ({"merged", "recomputed"} if mode == "append" else {"recomputed"}), duck_done
         assert spark_rows == duck_rows, mode
+
+
+def test_a_csv_table_is_refused_with_a_clear_error(spark: Any, tmp_path: Path) -> None:
+    """The Cubes tutorial's project reads a CSV file with a synthetic key: Spark reads Parquet tables as they are."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "hello_world"
+    text = (example / "cube-server.toml").read_text(encoding="utf-8")
+    text = text.replace('model = "model.json"', f'model = "{example / "model.json"}"')
+    text = text.replace('root = "../../../shared', f'root = "{(example / "../../../shared").resolve()}')
+    (tmp_path / "cube-server.toml").write_text(text + f'\n[store]\ndirectory = "{tmp_path / "store"}"\n')
+    project = load_project(tmp_path)
+    with pytest.raises(SparkBuildError, match="'irbd_balance' is a CSV file"):
+        build_store_with_spark(
+            open_engine(project, Settings(), use_store=False), project, CuboidStore(project.store_dir), spark
+        )
+    assert CuboidStore(project.store_dir).current() is None
