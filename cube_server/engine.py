@@ -497,7 +497,8 @@ class CubeEngine:
             except BackendError:
                 if view.facts_generation == generation and not view.facts_changed():
                     raise
-                time.sleep(FACT_SWITCH_PAUSE_S)  # a switch in progress takes milliseconds
+                view.wait_for_load()  # another question may be loading the state the facts moved to
+                time.sleep(FACT_SWITCH_PAUSE_S)  # a refresh's switch in progress takes milliseconds
                 continue
             if view.facts_generation == generation:
                 return result

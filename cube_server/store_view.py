@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -55,43 +56,87 @@ class StoreView:
         self._facts_version = facts_version
         self.facts_version = facts_version()
         self._lock = threading.Lock()
-        self.facts_generation = 0  # counts the times the fact tables were reopened
+        self._loading = threading.Lock()  # held by the one question loading a new state
+        self.facts_generation = 0  # counts up twice each time the state is swapped (odd while swapping)
         self._stamp: object = object()
         self._snapshot = Snapshot("absent")
         self._views: dict[str, list[str]] = {}  # version -> its views, oldest first
+        self._pending_views: dict[str, list[str]] = {}  # loaded, not yet swapped in
         self._pinned: dict[str, Snapshot] = {}  # earlier versions requests pinned, oldest first
         self._pinned_views: dict[str, list[str]] = {}
 
     def snapshot(self) -> Snapshot:
-        """The version to read now: reloaded when a build switched versions or the facts changed under us."""
+        """The version to read now: reloaded when a build switched versions or the facts changed under us.
+
+        The question that first sees a change loads the new state (the new version's cuboids, some read into
+        memory: seconds at millions of rows) while every other question keeps reading the previous state,
+        old facts and old version together. Only then are the fact tables reopened and the snapshot swapped,
+        so nobody waits behind a load and a question in flight across the swap is asked again.
+        """
         facts_version = self._facts_version()
         if facts_version != self.facts_version:
             if self._settle_facts is not None and not self._settle_facts():
                 # A refresh is switching fact files and store version this moment: keep to what we read.
                 return self._snapshot
             facts_version = self._facts_version()  # settling may have finished a switch a crash left
-            if self._reopen_facts is not None:
-                # A refresh added or replaced fact files: read the files there are now. The generation counts
-                # up first, so a query that read the facts while they were reopened knows (CubeEngine._consistent).
-                with self._lock:
-                    self.facts_generation += 1
-                    self._reopen_facts()
-        if self.store is None:
-            self.facts_version = facts_version
+        stamp = (self.store.pointer_stamp() if self.store is not None else None, facts_version)
+        if stamp == self._stamp:
             return self._snapshot
-        stamp = (self.store.pointer_stamp(), facts_version)
+        if not self._loading.acquire(blocking=False):
+            return self._snapshot  # another question is loading the new state; the previous one is whole
+        try:
+            if stamp == self._stamp:  # loaded while we waited for the loading lock
+                return self._snapshot
+            started = time.monotonic()
+            loaded = self._load(facts_version) if self.store is not None else None
+            self._swap(stamp, facts_version, loaded)
+            if loaded is not None and loaded.manifest is not None:
+                log.info(
+                    "serving cuboid store version %s (%d cuboids), loaded in %.2f s",
+                    loaded.manifest.version,
+                    len(loaded.sources),
+                    time.monotonic() - started,
+                )
+            return self._snapshot
+        finally:
+            self._loading.release()
+
+    def wait_for_load(self) -> None:
+        """Return once no question is loading a new state (the next :meth:`snapshot` then reads it)."""
+        with self._loading:
+            pass
+
+    def _swap(self, stamp: object, facts_version: str, loaded: Snapshot | None) -> None:
+        """Serve ``loaded``, reopening the fact tables first if they changed.
+
+        When the facts change the generation counts up twice, so it is odd while the swap runs: a question
+        that noted it before the swap ended sees it move and is asked again (CubeEngine._consistent), whatever
+        it read; one noting it after reads the new state. A store switch alone needs no such care: the
+        previous version's cuboids stay readable while questions may still be on it.
+        """
+        facts_moved = facts_version != self.facts_version
         with self._lock:
-            if stamp != self._stamp:
+            if facts_moved:
+                self.facts_generation += 1
+            try:
+                if facts_moved and self._reopen_facts is not None:
+                    self._reopen_facts()
                 self.facts_version = facts_version
-                self._snapshot = self._load()
+                if loaded is not None:
+                    self._snapshot = loaded
+                    if loaded.status == "serving" and loaded.manifest is not None:
+                        views = self._pending_views.pop(loaded.manifest.version, [])
+                        self._forget_old_views(loaded.manifest.version, views)
                 self._stamp = stamp
-            return self._snapshot
+            finally:
+                if facts_moved:
+                    self.facts_generation += 1
 
     def facts_changed(self) -> bool:
         """Whether the fact files are other than the ones the engine reads (a refresh switched them in since)."""
         return self._facts_version() != self.facts_version
 
-    def _load(self) -> Snapshot:
+    def _load(self, facts_version: str) -> Snapshot:
         assert self.store is not None
         try:
             manifest = self.store.current()
@@ -102,14 +147,13 @@ class StoreView:
             return Snapshot("absent")
         if manifest.model_hash != self.model_hash:
             return Snapshot("stale: built for another version of the model; run cube-server build", manifest)
-        if manifest.facts_version != self.facts_version:
+        if manifest.facts_version != facts_version:
             return Snapshot("stale: the facts changed since the build; run cube-server build", manifest)
         opened = self._open(manifest)
         if isinstance(opened, Snapshot):
             return opened
         sources, views = opened
-        self._forget_old_views(manifest.version, views)
-        log.info("serving cuboid store version %s (%d cuboids)", manifest.version, len(sources))
+        self._pending_views[manifest.version] = views  # dropped two versions later, once it is swapped in
         return Snapshot("serving", manifest, sources)
 
     def _open(
