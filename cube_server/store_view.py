@@ -22,6 +22,7 @@ from cube_server.errors import VersionUnavailableError
 
 log = logging.getLogger("cube_server.store")
 MAX_PINNED = 4  # earlier versions held open at once for pinned requests
+STATE_READS = 3  # times a new state is read while a refresh keeps switching under it
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,40 +74,51 @@ class StoreView:
         old facts and old version together. Only then are the fact tables reopened and the snapshot swapped,
         so nobody waits behind a load and a question in flight across the swap is asked again.
         """
-        facts_version = self._facts_version()
-        if facts_version != self.facts_version:
-            if self._settle_facts is not None and not self._settle_facts():
-                # A refresh is switching fact files and store version this moment: keep to what we read.
-                return self._snapshot
-            facts_version = self._facts_version()  # settling may have finished a switch a crash left
-        stamp = (self.store.pointer_stamp() if self.store is not None else None, facts_version)
-        if stamp == self._stamp:
+        stamp = self._read_stamp()
+        if stamp is None or stamp == self._stamp:
             return self._snapshot
         if not self._loading.acquire(blocking=False):
             return self._snapshot  # another question is loading the new state; the previous one is whole
         try:
-            if stamp == self._stamp:  # loaded while we waited for the loading lock
-                return self._snapshot
-            started = time.monotonic()
-            loaded = self._load(facts_version) if self.store is not None else None
-            self._swap(stamp, facts_version, loaded)
-            if loaded is not None and loaded.manifest is not None:
-                log.info(
-                    "serving cuboid store version %s (%d cuboids), loaded in %.2f s",
-                    loaded.manifest.version,
-                    len(loaded.sources),
-                    time.monotonic() - started,
-                )
-            return self._snapshot
+            for _ in range(STATE_READS):
+                if stamp == self._stamp:  # loaded while we waited for the loading lock
+                    return self._snapshot
+                started = time.monotonic()
+                loaded = self._load(stamp[1]) if self.store is not None else None
+                again = self._read_stamp()
+                if again == stamp:
+                    self._swap(stamp, loaded)
+                    _log_loaded(loaded, time.monotonic() - started)
+                    return self._snapshot
+                if again is None:
+                    return self._snapshot
+                # A refresh switched while we read: the version and the facts read may not belong together
+                # (a stale store, answering everything from the facts, until the next look). Read again.
+                stamp = again
+            return self._snapshot  # still moving: keep the previous state, the next question looks again
         finally:
             self._loading.release()
+
+    def _read_stamp(self) -> tuple[object, str] | None:
+        """The store pointer's stamp and the facts' fingerprint now; None while a refresh is switching them.
+
+        The facts are read first: a refresh renames its fact files before it switches the pointer, so a
+        pointer read after them is never older than they are.
+        """
+        facts_version = self._facts_version()
+        if facts_version != self.facts_version:
+            if self._settle_facts is not None and not self._settle_facts():
+                # A refresh is switching fact files and store version this moment: keep to what we read.
+                return None
+            facts_version = self._facts_version()  # settling may have finished a switch a crash left
+        return (self.store.pointer_stamp() if self.store is not None else None, facts_version)
 
     def wait_for_load(self) -> None:
         """Return once no question is loading a new state (the next :meth:`snapshot` then reads it)."""
         with self._loading:
             pass
 
-    def _swap(self, stamp: object, facts_version: str, loaded: Snapshot | None) -> None:
+    def _swap(self, stamp: tuple[object, str], loaded: Snapshot | None) -> None:
         """Serve ``loaded``, reopening the fact tables first if they changed.
 
         When the facts change the generation counts up twice, so it is odd while the swap runs: a question
@@ -114,6 +126,7 @@ class StoreView:
         it read; one noting it after reads the new state. A store switch alone needs no such care: the
         previous version's cuboids stay readable while questions may still be on it.
         """
+        facts_version = stamp[1]
         facts_moved = facts_version != self.facts_version
         with self._lock:
             if facts_moved:
@@ -222,6 +235,20 @@ class StoreView:
             old_version = next(iter(self._views))
             for view in self._views.pop(old_version):
                 self.backend.drop_relation(view)
+
+
+def _log_loaded(loaded: Snapshot | None, seconds: float) -> None:
+    if loaded is None or loaded.manifest is None:
+        return
+    if loaded.status == "serving":
+        log.info(
+            "serving cuboid store version %s (%d cuboids), loaded in %.2f s",
+            loaded.manifest.version,
+            len(loaded.sources),
+            seconds,
+        )
+    else:
+        log.warning("cuboid store version %s not used: %s", loaded.manifest.version, loaded.status)
 
 
 def _fitting(manifest: Manifest, budget: int) -> set[tuple[str, str]]:

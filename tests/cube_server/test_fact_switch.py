@@ -157,3 +157,39 @@ def test_questions_asked_while_a_new_version_loads_are_answered_whole_from_the_p
     assert after[1] == july_count(project) > before[1]
     assert after[4]["record_count"] > before[4]["record_count"]
     assert state() == after
+
+
+def test_a_switch_between_reading_the_facts_and_the_pointer_never_serves_a_stale_store(
+    project: Project, source: Path, tmp_path: Path
+) -> None:
+    """The new version, read beside the facts of before, looked stale: questions went to the facts meanwhile.
+
+    Found under load at 10M facts: a question read the fact files' fingerprint, a refresh then renamed its
+    files and switched the pointer, and the question read the new pointer. The pair looked like a store built
+    for other facts, so every question was answered from the facts (seconds each) until the next look.
+    """
+    engine = open_engine(project, Settings())
+    store = engine.store_view.store
+    assert store is not None
+    before = store.current_version()
+    pointer_stamp = store.pointer_stamp
+    switched: list[str] = []
+
+    def refresh_then_stamp() -> Any:
+        if not switched:  # between this question's two reads, another client's refresh commits
+            append_facts(
+                open_engine(project, Settings()),
+                project,
+                CuboidStore(project.store_dir),
+                july_rows(source, tmp_path / "july.parquet"),
+            )
+            switched.append(CuboidStore(project.store_dir).current_version() or "")
+        return pointer_stamp()
+
+    store.pointer_stamp = refresh_then_stamp  # type: ignore[method-assign]
+    snapshot = engine.snapshot()
+    assert switched and switched[0] != before
+    assert snapshot.status == "serving" and snapshot.manifest is not None
+    assert snapshot.manifest.version == switched[0]
+    rows = engine.facts(FactsQuery(CUBE, JULY, limit=1))
+    assert (rows.meta.version, rows.total_count) == (switched[0], july_count(project))
