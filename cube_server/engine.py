@@ -491,7 +491,7 @@ class CubeEngine:
         """
         view = self.store_view
         for _ in range(FACT_SWITCH_ATTEMPTS - 1):
-            generation = view.facts_generation
+            generation = view.generation()
             try:
                 result = answer()
             except BackendError:

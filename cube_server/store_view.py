@@ -122,9 +122,9 @@ class StoreView:
         """Serve ``loaded``, reopening the fact tables first if they changed.
 
         When the facts change the generation counts up twice, so it is odd while the swap runs: a question
-        that noted it before the swap ended sees it move and is asked again (CubeEngine._consistent), whatever
-        it read; one noting it after reads the new state. A store switch alone needs no such care: the
-        previous version's cuboids stay readable while questions may still be on it.
+        that noted it before the swap sees it move and is asked again (CubeEngine._consistent); one that meets
+        an odd one waits for the swap to end (:meth:`generation`). A store switch alone needs no such care:
+        the previous version's cuboids stay readable while questions may still be on it.
         """
         facts_version = stamp[1]
         facts_moved = facts_version != self.facts_version
@@ -137,13 +137,21 @@ class StoreView:
                 self.facts_version = facts_version
                 if loaded is not None:
                     self._snapshot = loaded
-                    if loaded.status == "serving" and loaded.manifest is not None:
-                        views = self._pending_views.pop(loaded.manifest.version, [])
-                        self._forget_old_views(loaded.manifest.version, views)
                 self._stamp = stamp
             finally:
                 if facts_moved:
                     self.facts_generation += 1
+            if loaded is not None and loaded.status == "serving" and loaded.manifest is not None:
+                views = self._pending_views.pop(loaded.manifest.version, [])
+                self._forget_old_views(loaded.manifest.version, views)
+
+    def generation(self) -> int:
+        """The facts generation to note before a question: never an odd one, which a swap under way shows."""
+        generation = self.facts_generation
+        if generation % 2:
+            with self._lock:  # held for the whole swap
+                generation = self.facts_generation
+        return generation
 
     def facts_changed(self) -> bool:
         """Whether the fact files are other than the ones the engine reads (a refresh switched them in since)."""
