@@ -349,7 +349,18 @@ def consistency(run: Run) -> dict[str, Any]:
         if expected is None:
             unknown[outcome.version or ""] += 1
         elif expected[outcome.question] != outcome.answer:
-            mismatches.append({"question": outcome.question, "version": outcome.version})
+            # Which versions' oracles the answer equals tells a torn read (another version's facts) from a wrong one.
+            mismatches.append(
+                {
+                    "question": outcome.question,
+                    "version": outcome.version,
+                    "answer": outcome.answer,
+                    "expected": expected[outcome.question],
+                    "equals_versions": [
+                        v for v, checks in run.expected.items() if checks[outcome.question] == outcome.answer
+                    ],
+                }
+            )
     return {
         "checked_answers": sum(by_version.values()),
         "answers_by_version": dict(by_version),
