@@ -1,4 +1,7 @@
-"""The contract suite's Spark: one local cluster on 127.0.0.1 for the session (:mod:`spark_cluster`).
+"""The contract suite's Spark on 127.0.0.1 (:mod:`spark_cluster`), each started once for the session.
+
+``spark``: a session on a local cluster, in this process. ``spark_connect``: the ``sc://`` URL of a Spark Connect
+server running as a process of its own, for commands given ``--spark-master``.
 
 Where Spark cannot start (pyspark or a Java runtime missing), the tests that need it fail under CI
 (``CI=true``: scripts/test installs both) and are skipped elsewhere, saying why.
@@ -8,10 +11,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
-from spark_cluster import running_spark
+from spark_cluster import running_spark, running_spark_connect
 
 from cube_server.errors import SparkBuildError
 
@@ -22,6 +25,19 @@ def spark() -> Iterator[Any]:
         with running_spark() as session:
             yield session
     except SparkBuildError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI builds the store with Spark, which cannot start here: {exc}")
-        pytest.skip(f"Spark cannot start here ({exc}); scripts/test installs pyspark and a Java runtime")
+        _cannot_start(exc)
+
+
+@pytest.fixture(scope="session")
+def spark_connect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    try:
+        with running_spark_connect(tmp_path_factory.mktemp("spark-connect")) as url:
+            yield url
+    except SparkBuildError as exc:
+        _cannot_start(exc)
+
+
+def _cannot_start(exc: SparkBuildError) -> NoReturn:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI builds the store with Spark, which cannot start here: {exc}")
+    pytest.skip(f"Spark cannot start here ({exc}); scripts/test installs pyspark and a Java runtime")
