@@ -8,8 +8,9 @@ Parquet, partitioned by the time dimension's top level when the cuboid keeps it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,52 @@ def partition_level(cube: Cube, spec: CuboidSpec) -> str | None:
     return None
 
 
+@dataclass(slots=True)
+class NewVersion:
+    """A store version being written: the cuboids to build, in order, and those built so far."""
+
+    version: str
+    staging: Path
+    plans: list[tuple[Cube, CuboidSpec]]
+    built: list[BuiltCuboid] = field(default_factory=list)
+    manifest: Manifest | None = None  # set once published
+
+    def siblings(self, cube: Cube) -> list[BuiltCuboid]:
+        """The cuboids of ``cube`` built so far: the parents the next one may be rolled up from."""
+        return [built for built in self.built if built.cube == cube.name]
+
+
+def build_plans(engine: CubeEngine, specs: dict[str, list[CuboidSpec]] | None) -> list[tuple[Cube, CuboidSpec]]:
+    """Every cube's cuboids in build order: those ``specs`` names (a plan), by default the declared ones."""
+    return [
+        (cube, spec)
+        for cube in engine.catalog.cubes
+        for spec in build_order(specs[cube.name] if specs and cube.name in specs else declared_cuboids(cube))
+    ]
+
+
+@contextmanager
+def new_store_version(
+    engine: CubeEngine, store: CuboidStore, specs: dict[str, list[CuboidSpec]] | None = None
+) -> Iterator[NewVersion]:
+    """Hold the store's lock, open a new version's staging directory, and publish what was built in it.
+
+    Whoever builds (DuckDB, PostgreSQL or Spark) appends each cuboid to ``built``; when the block ends
+    without an error the version is published, atomically, and versions no longer kept are collected.
+    """
+    with store.lock():
+        engine.snapshot()  # reopens fact files a refresh added or replaced since the engine last looked
+        store.collect_garbage()
+        version = store.new_version()
+        staging = store.staging_dir(version)
+        staging.mkdir(parents=True)
+        opened = NewVersion(version, staging, build_plans(engine, specs))
+        yield opened
+        opened.manifest = Manifest(version, now_text(), engine.model_hash, engine.facts_version, tuple(opened.built))
+        store.publish(opened.manifest)
+        engine.backend.collect_garbage({path.name for path in (store.root / "versions").iterdir()})
+
+
 def build_store(
     engine: CubeEngine,
     store: CuboidStore,
@@ -86,36 +133,27 @@ def build_store(
 
     ``specs`` names them per cube (a plan: declared and selected ones); by default, the declared ones.
     """
-
-    def specs_of(cube: Cube) -> list[CuboidSpec]:
-        return build_order(specs[cube.name] if specs and cube.name in specs else declared_cuboids(cube))
-
     started = time.monotonic()
-    with store.lock():
-        engine.snapshot()  # reopens fact files a refresh added or replaced since the engine last looked
-        store.collect_garbage()
-        version = store.new_version()
-        staging = store.staging_dir(version)
-        staging.mkdir(parents=True)
-        plans = [(cube, spec) for cube in engine.catalog.cubes for spec in specs_of(cube)]
-        built: list[BuiltCuboid] = []
+    with new_store_version(engine, store, specs) as opened:
         shared: dict[tuple[str, str], sa.Select[Any]] = {}
         try:
             for cube in engine.catalog.cubes:
-                shared.update(_shared_scan(engine, cube, specs_of(cube), version))
-            for index, (cube, spec) in enumerate(plans, start=1):
+                shared.update(_shared_scan(engine, cube, _specs_of(opened, cube), opened.version))
+            for index, (cube, spec) in enumerate(opened.plans, start=1):
                 if progress:
-                    progress(index, len(plans), f"{cube.name}.{spec.name}")
-                siblings = [b for b in built if b.cube == cube.name]
+                    progress(index, len(opened.plans), f"{cube.name}.{spec.name}")
                 prepared = shared.get((cube.name, spec.name))
-                built.append(_build_one(engine, cube, spec, staging, siblings, version, prepared))
+                built = _build_one(engine, cube, spec, opened.staging, opened.siblings(cube), opened.version, prepared)
+                opened.built.append(built)
         finally:
             for cube in engine.catalog.cubes:
-                drop_scan_tables(engine.backend, _scan_table(version, cube.name))
-        manifest = Manifest(version, now_text(), engine.model_hash, engine.facts_version, tuple(built))
-        store.publish(manifest)
-        engine.backend.collect_garbage({path.name for path in (store.root / "versions").iterdir()})
-    return BuildReport(manifest, time.monotonic() - started)
+                drop_scan_tables(engine.backend, _scan_table(opened.version, cube.name))
+    assert opened.manifest is not None
+    return BuildReport(opened.manifest, time.monotonic() - started)
+
+
+def _specs_of(opened: NewVersion, cube: Cube) -> list[CuboidSpec]:
+    return [spec for owner, spec in opened.plans if owner.name == cube.name]
 
 
 def _scan_table(version: str, cube: str) -> str:

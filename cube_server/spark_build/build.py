@@ -29,8 +29,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from aggregates.algebra import partial_column, partials
-from aggregates.lattice import CuboidSpec, build_order, declared_cuboids
-from aggregates.store import BuiltCuboid, CuboidStore, Manifest, now_text
+from aggregates.lattice import CuboidSpec
+from aggregates.store import BuiltCuboid, CuboidStore, now_text
 from cube_models import AggFunc, Cube, Measure
 from cube_models.errors import CubeError
 from cube_server.build import (
@@ -40,6 +40,7 @@ from cube_server.build import (
     grouping_batches,
     grouping_mask,
     merge_partials,
+    new_store_version,
     partition_column,
     partition_level,
     shared_scan_roots,
@@ -71,42 +72,34 @@ def build_store_with_spark(
     reads back what Spark wrote; ``specs`` names the cuboids per cube, by default the declared ones.
     """
 
-    def specs_of(cube: Cube) -> list[CuboidSpec]:
-        return build_order(specs[cube.name] if specs and cube.name in specs else declared_cuboids(cube))
-
     if engine.backend.name != "duckdb":
         raise SparkBuildError(
             f"the Spark build reads the project's Parquet files and writes the store as Parquet files; this "
             f"project's engine is {engine.backend.name} (build it there, or with DuckDB)"
         )
     started = time.monotonic()
-    with store.lock():
-        engine.snapshot()  # reopens fact files a refresh added or replaced since the engine last looked
-        store.collect_garbage()
-        version = store.new_version()
-        staging = store.staging_dir(version)
-        staging.mkdir(parents=True)
-        plans = [(cube, spec) for cube in engine.catalog.cubes for spec in specs_of(cube)]
-        built: list[BuiltCuboid] = []
+    with new_store_version(engine, store, specs) as opened:
         try:
             with tables_registered(spark, engine, project), SparkViews(spark) as views:
                 shared: dict[tuple[str, str], Any] = {}
                 for cube in engine.catalog.cubes:
                     star = engine.star(cube.name)
-                    shared.update(shared_scan(spark, engine, star, specs_of(cube), views))
-                for index, (cube, spec) in enumerate(plans, start=1):
+                    cube_specs = [spec for owner, spec in opened.plans if owner.name == cube.name]
+                    shared.update(shared_scan(spark, engine, star, cube_specs, views))
+                for index, (cube, spec) in enumerate(opened.plans, start=1):
                     if progress:
-                        progress(index, len(plans), f"{cube.name}.{spec.name}")
-                    siblings = [b for b in built if b.cube == cube.name]
+                        progress(index, len(opened.plans), f"{cube.name}.{spec.name}")
                     prepared = shared.get((cube.name, spec.name))
-                    built.append(_build_one(spark, engine, cube, spec, staging, siblings, prepared, views))
+                    built = _build_one(
+                        spark, engine, cube, spec, opened.staging, opened.siblings(cube), prepared, views
+                    )
+                    opened.built.append(built)
         except CubeError:
             raise
         except Exception as exc:  # Spark's errors come from the JVM or over Connect: one message, the cause chained
             raise SparkBuildError(f"Spark could not build the store: {exc}") from exc
-        manifest = Manifest(version, now_text(), engine.model_hash, engine.facts_version, tuple(built))
-        store.publish(manifest)
-    return BuildReport(manifest, time.monotonic() - started)
+    assert opened.manifest is not None
+    return BuildReport(opened.manifest, time.monotonic() - started)
 
 
 class SparkViews:
