@@ -53,6 +53,23 @@ def rows_of(project: Project, manifest: Manifest) -> dict[str, int]:
     return counted
 
 
+class CuboidTimer:
+    """A build's progress callback printing how long each cuboid took (the time until the next one starts)."""
+
+    def __init__(self) -> None:
+        self.current: str | None = None
+        self.started = time.monotonic()
+
+    def __call__(self, index: int, total: int, name: str) -> None:
+        self.finish()
+        self.current, self.started = f"{index}/{total} {name}", time.monotonic()
+
+    def finish(self) -> None:
+        if self.current is not None:
+            print(f"  {self.current}: {time.monotonic() - self.started:.1f} s", flush=True)
+        self.current = None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
@@ -60,6 +77,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=None)
     parser.add_argument("--conf", action="append", default=[])
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--per-cuboid", action="store_true", help="print each cuboid's Spark build time")
     args = parser.parse_args()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     work = args.work or Path(tempfile.mkdtemp(prefix="spark-build-benchmark-"))
@@ -80,9 +98,17 @@ def main() -> None:
     spark = open_session(args.master, conf, app_name="cube-server benchmark")
     session_s = time.monotonic() - started
     spark_engine = open_engine(spark_project, Settings(), use_store=False)
+    timer = CuboidTimer() if args.per_cuboid else None
     spark_report = build_store_with_spark(
-        spark_engine, spark_project, CuboidStore(spark_project.store_dir), spark, specs=plan.specs_by_cube()
+        spark_engine,
+        spark_project,
+        CuboidStore(spark_project.store_dir),
+        spark,
+        specs=plan.specs_by_cube(),
+        progress=timer,
     )
+    if timer is not None:
+        timer.finish()  # the last cuboid's time includes publishing the version
     spark.stop()
     print(
         f"spark {args.master}: {len(spark_report.manifest.cuboids)} cuboids, build {spark_report.elapsed_s:.1f} s "
