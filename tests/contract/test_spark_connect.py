@@ -32,7 +32,15 @@ from conftest import CUBE, ROOT
 from aggregates.lattice import declared_cuboids
 from aggregates.store import CuboidStore
 from contract.test_spark_build import store_rows
-from contract.test_store_build import Built, answer, build_with_duckdb, grain_query, served, store_project
+from contract.test_store_build import (
+    Built,
+    answer,
+    assert_every_cuboid_answers_alike,
+    build_with_duckdb,
+    grain_query,
+    served,
+    store_project,
+)
 from cube_server.build import build_store
 from cube_server.planning import plan_store
 from cube_server.project import open_engine
@@ -96,12 +104,7 @@ def test_the_connect_build_publishes_duckdbs_store(connect_store: Built, duckdb_
 
 
 def test_every_cuboid_answers_as_duckdbs_store(connect_store: Built, duckdb_store: Built) -> None:
-    for cuboid in connect_store.manifest.cuboids:
-        query = grain_query(connect_store, cuboid)
-        routed = connect_store.routed.aggregate(query)
-        assert routed.meta.source == f"cuboid:{cuboid.name}", cuboid.name
-        assert answer(routed) == answer(duckdb_store.routed.aggregate(query)), cuboid.name
-        assert answer(routed) == answer(connect_store.facts.aggregate(query)), cuboid.name
+    assert_every_cuboid_answers_alike(connect_store, duckdb_store.routed, connect_store.facts)
 
 
 def test_an_append_refreshed_over_connect_answers_as_the_facts(
