@@ -40,6 +40,15 @@ def write_project(directory: Path, data: Path, model: Path = TELECOM_MODEL) -> P
     return directory
 
 
+def store_project(directory: Path, data: Path, extra: str = "") -> Project:
+    """The telecom project over ``data`` with its store under ``directory`` (and ``extra`` configuration)."""
+    project = write_project(directory, data)
+    config = project / "cube-server.toml"
+    text = config.read_text(encoding="utf-8") + f'\n[store]\ndirectory = "{directory / "store"}"\n' + extra
+    config.write_text(text, encoding="utf-8")
+    return load_project(project)
+
+
 @pytest.fixture(scope="session")
 def telecom_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """60,000 generated charge records (seed 7): facts/*.parquet and one Parquet file per dimension."""

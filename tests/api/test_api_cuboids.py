@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CUBE, assert_error, write_project
+from conftest import CUBE, assert_error, store_project
 from fastapi.testclient import TestClient
 
 from aggregates.lattice import declared_cuboids
 from aggregates.store import CuboidStore, Manifest
 from api.app import create_app
 from cube_server.build import build_store
-from cube_server.project import Project, load_project, open_engine
+from cube_server.project import Project, open_engine
 from cube_server.settings import Settings
 
 BASE = f"/v1/cubes/{CUBE}"
@@ -35,13 +35,6 @@ ROUTED_QUERIES = [
     ({"cut": "time:2025,1", "drilldown": "time:month|channel", "measures": "revenue"}, "month_segment_channel"),
     ({"drilldown": "time@weekly:isoweek", "cut": "product:data_services", "measures": "call_minutes"}, None),
 ]
-
-
-def store_project(directory: Path, data: Path) -> Project:
-    project = write_project(directory, data)
-    config = project / "cube-server.toml"
-    config.write_text(config.read_text(encoding="utf-8") + f'\n[store]\ndirectory = "{directory / "store"}"\n')
-    return load_project(project)
 
 
 def build(project: Project) -> Manifest:

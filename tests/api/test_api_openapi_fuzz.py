@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from conftest import CUBE, write_project
+from conftest import CUBE, store_project
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -40,7 +40,7 @@ from api.app import create_app
 from api.slicer.paths import is_slicer_path
 from cube_server.access import AccessControl, KeyStore, RoleBook, keys_path, roles_path
 from cube_server.build import build_store
-from cube_server.project import Project, load_project, open_engine
+from cube_server.project import open_engine
 from cube_server.settings import Settings
 
 EXAMPLES = 92
@@ -98,13 +98,6 @@ REAL_BODY_VALUES: dict[str, list[Any]] = {
     "explain": [True, False],
     "mode": ["full", "append", "replace"],
 }
-
-
-def store_project(directory: Path, data: Path) -> Project:
-    project = write_project(directory, data)
-    config = project / "cube-server.toml"
-    config.write_text(config.read_text(encoding="utf-8") + f'\n[store]\ndirectory = "{directory / "store"}"\n')
-    return load_project(project)
 
 
 @pytest.fixture(scope="module")

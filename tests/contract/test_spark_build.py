@@ -29,7 +29,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import CUBE, write_project
+from conftest import CUBE, store_project
 from fastapi.testclient import TestClient
 from spark_cluster import MASTER
 
@@ -58,13 +58,6 @@ QUESTIONS = [
     {"drilldown": "product:line|time:quarter", "measures": "revenue,record_count"},
     {"measures": "revenue,call_minutes,record_count,subscribers"},
 ]
-
-
-def store_project(directory: Path, data: Path) -> Project:
-    project = write_project(directory, data)
-    config = project / "cube-server.toml"
-    config.write_text(config.read_text(encoding="utf-8") + f'\n[store]\ndirectory = "{directory / "store"}"\n')
-    return load_project(project)
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import CUBE, ROOT
+from conftest import CUBE, ROOT, store_project
 
 from aggregates.lattice import declared_cuboids
 from aggregates.store import CuboidStore
@@ -39,7 +39,6 @@ from contract.test_store_build import (
     build_with_duckdb,
     grain_query,
     served,
-    store_project,
 )
 from cube_server.build import build_store
 from cube_server.planning import plan_store

@@ -29,13 +29,13 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import CUBE, write_project
+from conftest import CUBE, store_project
 
 from aggregates.store import CuboidStore, Manifest
 from cube_server.build import build_store
 from cube_server.engine import CubeEngine
 from cube_server.errors import RefreshError
-from cube_server.project import Project, load_project, open_engine
+from cube_server.project import Project, open_engine
 from cube_server.query import DrilldownItem, Query
 from cube_server.refresh import append_facts
 from cube_server.settings import Settings
@@ -55,15 +55,6 @@ class Built:
 
 
 Builder = Callable[..., Built]
-
-
-def store_project(directory: Path, data: Path, extra: str = "") -> Project:
-    """The telecom project over ``data`` with its store under ``directory`` (and ``extra`` configuration)."""
-    project = write_project(directory, data)
-    config = project / "cube-server.toml"
-    text = config.read_text(encoding="utf-8") + f'\n[store]\ndirectory = "{directory / "store"}"\n' + extra
-    config.write_text(text, encoding="utf-8")
-    return load_project(project)
 
 
 def served(engine: str, project: Project, manifest: Manifest) -> Built:
